@@ -1,0 +1,95 @@
+# floq — build, test, bench.  See README.md for the two commands a fresh machine needs.
+#
+#   make            optimised build: build/floq and the test programs
+#   make test       build and run every test (last line: "N passed, N failed")
+#   make bench      build and run the benchmarks (figures also go to build/bench.jsonl)
+#   make asan       AddressSanitizer + UBSan build of the tests, and run them
+#   make valgrind   run the unit tests under valgrind (memcheck)
+#   make setup      install the Debian packages the project needs (root, apt-get)
+#   make run        the main job on the embedded single-node default
+#   make clean
+#
+# Off Debian (clusters, Spack, environment modules): plain `make` needs no root. Override
+#   CC=mpicc, PKG_CONFIG_PATH=..., MUJOCO_DIR=/prefix (include/ and lib/ under it),
+#   CPPFLAGS=-I..., LDFLAGS=-L..., or PKGS= to skip pkg-config and give every flag yourself.
+
+CC       ?= cc
+PKGS     ?= mpi-c openblas msgpack libzip zlib hdf5
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+MUJOCO_DIR ?=
+# evaluated on first use (after `make setup` has installed pkg-config and the libraries, so
+# `make setup test` works on a fresh machine), then cached
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(if $(PKGS),$(shell pkg-config --cflags $(PKGS))))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $(if $(PKGS),$(shell pkg-config --libs $(PKGS))))$(PKG_LIBS)
+ifneq ($(MUJOCO_DIR),)
+  MJ_CFLAGS := -I$(MUJOCO_DIR)/include
+  MJ_LIBS   := -L$(MUJOCO_DIR)/lib -Wl,-rpath,$(MUJOCO_DIR)/lib
+endif
+BASE_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -MMD -MP \
+               -I. $(MJ_CFLAGS) $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) $(MJ_LIBS) -lmujoco -lm -lpthread
+
+BUILD    ?= build
+LIB_SRCS := $(sort $(wildcard common/*.c learner/*.c actor/*.c envs/*.c))
+LIB_SRCS := $(filter-out learner/main.c,$(LIB_SRCS))
+TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+TOOL_SRCS := $(sort $(wildcard tests/tool_*.c))
+
+LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ  = $(BUILD)/obj/learner/main.o
+TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+TOOL_BINS = $(TOOL_SRCS:tests/%.c=$(BUILD)/tests/%)
+
+all: $(BUILD)/floq $(TEST_BINS) $(TOOL_BINS)
+
+$(BUILD)/floq: $(MAIN_OBJ) $(BUILD)/libfloq.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/libfloq.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libfloq.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+
+# elementwise kernels: vectorised (no fast-math: NaN checks must keep working)
+$(BUILD)/obj/common/kern.o: CFLAGS += -O3 -fno-math-errno
+
+# ---- tests -----------------------------------------------------------------------------------
+# Every test binary prints "<name>: N passed, M failed"; tests/run.sh sums them.
+test: all
+	@bash tests/run.sh $(BUILD)
+
+bench: all
+	@$(BUILD)/floq bench
+
+run: all
+	@BUILD=$(BUILD) bash hostfiles/run_local.sh
+
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+asan:
+	$(MAKE) BUILD=build/asan OPT=-O1 CFLAGS="-O1 -g $(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" all
+	ASAN_OPTIONS=fast_unwind_on_malloc=0:detect_leaks=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan-openmpi.supp:print_suppressions=0 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 FLOQ_SANITIZED=1 bash tests/run.sh build/asan
+
+valgrind: all
+	FLOQ_VALGRIND=1 bash tests/run.sh $(BUILD)
+
+setup:
+	@bash .ci/setup.sh
+
+format:
+	clang-format -i $(LIB_SRCS) learner/main.c $(wildcard */*.h) $(TEST_SRCS)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+.PHONY: all test bench run asan valgrind setup format clean
+.SECONDARY:

@@ -1,0 +1,337 @@
+#include "common/kern.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* target clones: the loader picks the widest the CPU has; results are bitwise equal on each
+ * (no contraction into FMA under -std=c11, fixed reduction order) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(FLOQ_NO_CLONES)
+#define KERN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define KERN_CLONES
+#endif
+
+#define LANES 16
+
+static const float GELU_K = 0.7978845608028654f; /* sqrt(2/pi) */
+static const float GELU_C = 0.044715f;
+
+/* exp for x in [-80, 80] (clamped), Cephes polynomial, ~1 ulp; vectorisable */
+static inline float vexpf(float x) {
+    x = x < -80.0f ? -80.0f : x;
+    x = x > 80.0f ? 80.0f : x;
+    float t = x * 1.44269504088896341f;
+    float n = (t + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500E-4f;
+    p = p * r + 1.3981999507E-3f;
+    p = p * r + 8.3334519073E-3f;
+    p = p * r + 4.1665795894E-2f;
+    p = p * r + 1.6666665459E-1f;
+    p = p * r + 5.0000001201E-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float s;
+    memcpy(&s, &bits, sizeof s);
+    return p * s;
+}
+
+/* gelu(x) = 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = k (x + c x^3) */
+static inline float gelu_tanh(float x) {
+    float u = GELU_K * (x + GELU_C * x * x * x);
+    return x / (1.0f + vexpf(-2.0f * u));
+}
+
+static inline float gelu_tanh_grad(float x) {
+    float u = GELU_K * (x + GELU_C * x * x * x);
+    float s = 1.0f / (1.0f + vexpf(-2.0f * u));
+    float du = GELU_K * (1.0f + 3.0f * GELU_C * x * x);
+    return s + x * s * (1.0f - s) * 2.0f * du;
+}
+
+static inline float gelu_erf(float x) {
+    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+}
+
+static inline float gelu_erf_grad(float x) {
+    return 0.5f * (1.0f + erff(x * 0.70710678118654752f)) +
+           x * 0.39894228040143268f * expf(-0.5f * x * x);
+}
+
+float kern_gelu_tanh_ref(float x) {
+    return 0.5f * x * (1.0f + tanhf(GELU_K * (x + GELU_C * x * x * x)));
+}
+
+KERN_CLONES
+static void gelu_tanh_fwd(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        y[i] = gelu_tanh(x[i]);
+    }
+}
+
+KERN_CLONES
+static void gelu_tanh_bwd(float *dx, const float *x, const float *dy, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        dx[i] = dy[i] * gelu_tanh_grad(x[i]);
+    }
+}
+
+void kern_act_fwd(float *y, const float *x, size_t n, int act) {
+    if (act == KERN_GELU_TANH) {
+        gelu_tanh_fwd(y, x, n);
+    } else if (act == KERN_GELU_ERF) {
+        for (size_t i = 0; i < n; i++) {
+            y[i] = gelu_erf(x[i]);
+        }
+    } else if (y != x) {
+        memcpy(y, x, sizeof(float) * n);
+    }
+}
+
+void kern_act_bwd(float *dx, const float *x, const float *dy, size_t n, int act) {
+    if (act == KERN_GELU_TANH) {
+        gelu_tanh_bwd(dx, x, dy, n);
+    } else if (act == KERN_GELU_ERF) {
+        for (size_t i = 0; i < n; i++) {
+            dx[i] = dy[i] * gelu_erf_grad(x[i]);
+        }
+    } else if (dx != dy) {
+        memcpy(dx, dy, sizeof(float) * n);
+    }
+}
+
+/* sum with 16 independent lanes then a fixed tree: vectorisable and order-deterministic */
+static inline float row_sum(const float *x, int H) {
+    float acc[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= H; j += LANES) {
+        for (int l = 0; l < LANES; l++) {
+            acc[l] += x[j + l];
+        }
+    }
+    for (int l = 0; j < H; j++, l++) {
+        acc[l] += x[j];
+    }
+    for (int w = LANES / 2; w >= 1; w /= 2) {
+        for (int l = 0; l < w; l++) {
+            acc[l] += acc[l + w];
+        }
+    }
+    return acc[0];
+}
+
+static inline float row_sumsq_dev(const float *x, float mean, int H) {
+    float acc[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= H; j += LANES) {
+        for (int l = 0; l < LANES; l++) {
+            float d = x[j + l] - mean;
+            acc[l] += d * d;
+        }
+    }
+    for (int l = 0; j < H; j++, l++) {
+        float d = x[j] - mean;
+        acc[l] += d * d;
+    }
+    for (int w = LANES / 2; w >= 1; w /= 2) {
+        for (int l = 0; l < w; l++) {
+            acc[l] += acc[l + w];
+        }
+    }
+    return acc[0];
+}
+
+static inline float row_dot(const float *x, const float *y, int H) {
+    float acc[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= H; j += LANES) {
+        for (int l = 0; l < LANES; l++) {
+            acc[l] += x[j + l] * y[j + l];
+        }
+    }
+    for (int l = 0; j < H; j++, l++) {
+        acc[l] += x[j] * y[j];
+    }
+    for (int w = LANES / 2; w >= 1; w /= 2) {
+        for (int l = 0; l < w; l++) {
+            acc[l] += acc[l + w];
+        }
+    }
+    return acc[0];
+}
+
+/* one row of LayerNorm in place on y (already holding the input), optionally keeping xhat */
+static inline void ln_row(float *y, float *xh, float *mean_out, float *rstd_out, const float *g,
+                          const float *c, int H) {
+    float mean = row_sum(y, H) / (float)H;
+    float var = row_sumsq_dev(y, mean, H) / (float)H;
+    float rstd = 1.0f / sqrtf(var + KERN_LN_EPS);
+    if (xh) {
+        for (int j = 0; j < H; j++) {
+            float t = (y[j] - mean) * rstd;
+            xh[j] = t;
+            y[j] = g[j] * t + c[j];
+        }
+    } else {
+        for (int j = 0; j < H; j++) {
+            y[j] = g[j] * ((y[j] - mean) * rstd) + c[j];
+        }
+    }
+    if (mean_out) {
+        *mean_out = mean;
+    }
+    if (rstd_out) {
+        *rstd_out = rstd;
+    }
+}
+
+KERN_CLONES
+void kern_layernorm_fwd(float *y, float *xhat, float *mean, float *rstd, const float *x,
+                        const float *g, const float *c, int B, int H) {
+    for (int r = 0; r < B; r++) {
+        float *yr = y + (size_t)r * H;
+        if (yr != x + (size_t)r * H) {
+            memcpy(yr, x + (size_t)r * H, sizeof(float) * (size_t)H);
+        }
+        ln_row(yr, xhat ? xhat + (size_t)r * H : NULL, mean ? mean + r : NULL,
+               rstd ? rstd + r : NULL, g, c, H);
+    }
+}
+
+/* LN backward for one row: dx = rstd (dxh - mean(dxh) - xh mean(dxh xh)), dxh = dy g */
+static inline void ln_bwd_row(float *dx, float *dg, float *dc, const float *dy, const float *xh,
+                              float rstd, const float *g, int H, float *tmp) {
+    for (int j = 0; j < H; j++) {
+        tmp[j] = dy[j] * g[j];
+    }
+    if (dg) {
+        for (int j = 0; j < H; j++) {
+            dg[j] += dy[j] * xh[j];
+        }
+    }
+    if (dc) {
+        for (int j = 0; j < H; j++) {
+            dc[j] += dy[j];
+        }
+    }
+    float m1 = row_sum(tmp, H) / (float)H;
+    float m2 = row_dot(tmp, xh, H) / (float)H;
+    for (int j = 0; j < H; j++) {
+        dx[j] = rstd * (tmp[j] - m1 - xh[j] * m2);
+    }
+}
+
+#define KERN_MAX_H 8192
+
+KERN_CLONES
+void kern_layernorm_bwd(float *dx, float *dg, float *dc, const float *dy, const float *xhat,
+                        const float *rstd, const float *g, int B, int H) {
+    float tmp[KERN_MAX_H];
+    for (int r = 0; r < B; r++) {
+        size_t o = (size_t)r * H;
+        ln_bwd_row(dx + o, dg, dc, dy + o, xhat + o, rstd[r], g, H, tmp);
+    }
+}
+
+KERN_CLONES
+void kern_hidden_fwd(float *a, float *y, float *xhat, float *mean, float *rstd, const float *b,
+                     const float *g, const float *c, int B, int H, int act, int ln) {
+    for (int r = 0; r < B; r++) {
+        size_t o = (size_t)r * H;
+        float *ar = a + o, *yr = y + o;
+        for (int j = 0; j < H; j++) {
+            ar[j] += b[j];
+        }
+        if (act == KERN_GELU_TANH) {
+            for (int j = 0; j < H; j++) {
+                yr[j] = gelu_tanh(ar[j]);
+            }
+        } else if (act == KERN_GELU_ERF) {
+            for (int j = 0; j < H; j++) {
+                yr[j] = gelu_erf(ar[j]);
+            }
+        } else if (yr != ar) {
+            memcpy(yr, ar, sizeof(float) * (size_t)H);
+        }
+        if (ln) {
+            ln_row(yr, xhat ? xhat + o : NULL, mean ? mean + r : NULL, rstd ? rstd + r : NULL, g,
+                   c, H);
+        }
+    }
+}
+
+KERN_CLONES
+void kern_hidden_bwd(float *da, float *db, float *dg, float *dc, const float *dy, const float *a,
+                     const float *xhat, const float *rstd, const float *g, int B, int H, int act,
+                     int ln) {
+    float tmp[KERN_MAX_H];
+    for (int r = 0; r < B; r++) {
+        size_t o = (size_t)r * H;
+        float *dar = da + o;
+        const float *ar = a + o;
+        if (ln) {
+            ln_bwd_row(dar, dg, dc, dy + o, xhat + o, rstd[r], g, H, tmp);
+        } else if (dar != dy + o) {
+            memcpy(dar, dy + o, sizeof(float) * (size_t)H);
+        }
+        if (act == KERN_GELU_TANH) {
+            for (int j = 0; j < H; j++) {
+                dar[j] *= gelu_tanh_grad(ar[j]);
+            }
+        } else if (act == KERN_GELU_ERF) {
+            for (int j = 0; j < H; j++) {
+                dar[j] *= gelu_erf_grad(ar[j]);
+            }
+        }
+        if (db) {
+            for (int j = 0; j < H; j++) {
+                db[j] += dar[j];
+            }
+        }
+    }
+}
+
+KERN_CLONES
+void kern_add_bias(float *y, const float *b, int B, int N) {
+    for (int r = 0; r < B; r++) {
+        for (int j = 0; j < N; j++) {
+            y[(size_t)r * N + j] += b[j];
+        }
+    }
+}
+
+KERN_CLONES
+void kern_sum_rows(float *db, const float *dy, int B, int N) {
+    for (int r = 0; r < B; r++) {
+        for (int j = 0; j < N; j++) {
+            db[j] += dy[(size_t)r * N + j];
+        }
+    }
+}
+
+KERN_CLONES
+void kern_adam(float *w, const float *g, float *m, float *v, size_t n, float lr, double b1,
+               double b2, float eps, long t) {
+    /* as optax: decay constants are Python doubles, (1 - decay) is formed in double and only
+     * then rounded to float32 (1 - 0.999f would be 1.3e-5 off); bias corrections in float32 */
+    float b1f = (float)b1, b2f = (float)b2;
+    float ob1 = (float)(1.0 - b1), ob2 = (float)(1.0 - b2);
+    float bc1 = 1.0f - powf(b1f, (float)t);
+    float bc2 = 1.0f - powf(b2f, (float)t);
+    for (size_t i = 0; i < n; i++) {
+        float mi = ob1 * g[i] + b1f * m[i];
+        float vi = ob2 * (g[i] * g[i]) + b2f * v[i];
+        m[i] = mi;
+        v[i] = vi;
+        w[i] += -lr * ((mi / bc1) / (sqrtf(vi / bc2) + eps));
+    }
+}
+
+KERN_CLONES
+void kern_polyak(float *target, const float *online, size_t n, float tau) {
+    for (size_t i = 0; i < n; i++) {
+        target[i] = tau * online[i] + (1.0f - tau) * target[i];
+    }
+}

@@ -1,0 +1,38 @@
+#include "common/mem.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Atomic uint64_t g_count;
+
+void *mem_alloc(size_t n) {
+    size_t sz = (n + 63) & ~(size_t)63;
+    if (sz == 0) {
+        sz = 64;
+    }
+    void *p = aligned_alloc(64, sz);
+    if (!p) {
+        fprintf(stderr, "floq: out of memory allocating %zu bytes\n", n);
+        abort();
+    }
+    memset(p, 0, sz);
+    atomic_fetch_add(&g_count, 1);
+    return p;
+}
+
+void mem_free(void *p) {
+    free(p);
+}
+
+uint64_t mem_alloc_count(void) {
+    return atomic_load(&g_count);
+}
+
+char *mem_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = mem_alloc(n);
+    memcpy(p, s, n);
+    return p;
+}

@@ -1,0 +1,81 @@
+#include "common/util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+_Noreturn void floq_assert_fail(const char *cond, const char *file, int line) {
+    fprintf(stderr, "floq: assertion failed: %s (%s:%d)\n", cond, file, line);
+    fflush(stderr);
+    abort();
+}
+
+double now_sec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void sleep_us(long us) {
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+int edit_distance(const char *a, const char *b) {
+    size_t na = strlen(a), nb = strlen(b);
+    if (na > 255) {
+        na = 255;
+    }
+    if (nb > 255) {
+        nb = 255;
+    }
+    int prev[256], cur[256];
+    for (size_t j = 0; j <= nb; j++) {
+        prev[j] = (int)j;
+    }
+    for (size_t i = 1; i <= na; i++) {
+        cur[0] = (int)i;
+        for (size_t j = 1; j <= nb; j++) {
+            int c = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            int d = prev[j] + 1, e = cur[j - 1] + 1;
+            cur[j] = c < d ? (c < e ? c : e) : (d < e ? d : e);
+        }
+        memcpy(prev, cur, sizeof(int) * (nb + 1));
+    }
+    return prev[nb];
+}
+
+int closest_name(const char *s, const char *const *names, int n) {
+    int best = -1, bestd = 1 << 30;
+    for (int i = 0; i < n; i++) {
+        int d = edit_distance(s, names[i]);
+        if (d < bestd) {
+            bestd = d;
+            best = i;
+        }
+    }
+    return best;
+}
+
+int all_finite(const float *x, size_t n) {
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        ok &= isfinite(x[i]) ? 1 : 0;
+    }
+    return ok;
+}
+
+uint64_t fnv1a64(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    if (h == 0) {
+        h = 0xcbf29ce484222325ULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}

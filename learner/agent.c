@@ -1,0 +1,762 @@
+#include "learner/agent.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/mem.h"
+#include "common/util.h"
+
+void agent_cfg_default(struct agent_cfg *c, int kind) {
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->lr = 3e-4f;
+    c->batch_size = 256;
+    c->n_actor_hidden = c->n_value_hidden = 4;
+    for (int i = 0; i < 4; i++) {
+        c->actor_hidden[i] = c->value_hidden[i] = 512;
+    }
+    c->layer_norm = 1;
+    c->actor_layer_norm = 0;
+    c->discount = 0.99f;
+    c->tau = 0.005f;
+    c->q_agg = Q_AGG_MEAN;
+    c->alpha = 10.0f;
+    c->actor_flow_steps = 10;
+    c->normalize_q_loss = 0;
+    c->flow_num_ensembles = c->distill_num_ensembles = 2;
+    c->noise_samples = 8;
+    c->noise_coverage = 0.1f;
+    c->critic_flow_steps = 8;
+    c->train_at_zero_only = 0;
+    c->embed_time = 1;
+    c->time_embed = TIME_EMBED_COS;
+    c->use_prob_embed = 1;
+    c->num_bins = 51;
+    c->sigma = 16.0f;
+    c->reward_offset = 0.01f;
+    c->block_width = 512;
+    c->block_depth = 4;
+    c->activate_before_layernorm = 1;
+    c->gelu_exact = 0;
+    c->r_min = -1.0f;
+    c->r_max = 0.0f;
+}
+
+int agent_cfg_check(const struct agent_cfg *c, char *err, size_t errsz) {
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        snprintf(err, errsz, __VA_ARGS__);                                                         \
+        return -1;                                                                                 \
+    } while (0)
+    if (c->obs_dim <= 0 || c->act_dim <= 0) {
+        BAD("agent: obs_dim %d / action_dim %d must be positive", c->obs_dim, c->act_dim);
+    }
+    if (c->batch_size < 1 || c->batch_size > 1 << 20) {
+        BAD("agent: --batch_size=%d must be in [1, 1048576]", c->batch_size);
+    }
+    if (!(c->lr > 0) || !isfinite(c->lr)) {
+        BAD("agent: --agent.lr=%g must be a positive number", c->lr);
+    }
+    if (!(c->discount >= 0 && c->discount < 1)) {
+        BAD("agent: --agent.discount=%g must be in [0, 1)", c->discount);
+    }
+    if (!(c->tau >= 0 && c->tau <= 1)) {
+        BAD("agent: --agent.tau=%g must be in [0, 1]", c->tau);
+    }
+    if (c->flow_num_ensembles < 1 || c->flow_num_ensembles > AGENT_MAX_E ||
+        c->distill_num_ensembles < 1 || c->distill_num_ensembles > AGENT_MAX_E) {
+        BAD("agent: ensembles must be in [1, %d]", AGENT_MAX_E);
+    }
+    if (c->kind == AGENT_FLOQ && c->flow_num_ensembles != c->distill_num_ensembles) {
+        BAD("agent: --agent.flow_num_ensembles=%d and --agent.distill_num_ensembles=%d must be "
+            "equal (as in the reference)",
+            c->flow_num_ensembles, c->distill_num_ensembles);
+    }
+    if (c->noise_samples < 1 || c->noise_samples > 1024) {
+        BAD("agent: --agent.noise_samples=%d must be in [1, 1024]", c->noise_samples);
+    }
+    if (c->critic_flow_steps < 1 || c->critic_flow_steps > 4096) {
+        BAD("agent: --agent.critic_flow_steps=%d must be in [1, 4096]", c->critic_flow_steps);
+    }
+    if (c->actor_flow_steps < 1 || c->actor_flow_steps > 4096) {
+        BAD("agent: --agent.actor_flow_steps=%d must be in [1, 4096]", c->actor_flow_steps);
+    }
+    if (c->num_bins < 2 || c->num_bins > HLGAUSS_MAX_BINS) {
+        BAD("agent: --agent.num_bins=%d must be in [2, %d]", c->num_bins, HLGAUSS_MAX_BINS);
+    }
+    if (!(c->sigma > 0)) {
+        BAD("agent: --agent.sigma=%g must be positive", c->sigma);
+    }
+    if (!(c->noise_coverage >= 0) || !isfinite(c->noise_coverage)) {
+        BAD("agent: --agent.noise_coverage=%g must be >= 0", c->noise_coverage);
+    }
+    if (!isfinite(c->alpha)) {
+        BAD("agent: --agent.alpha must be finite");
+    }
+    if (!c->activate_before_layernorm) {
+        BAD("agent: --agent.activate_before_layernorm=false is not implemented; the reference "
+            "runs use true");
+    }
+    if (c->n_actor_hidden < 1 || c->n_actor_hidden > MLP_MAX_HIDDEN || c->n_value_hidden < 1 ||
+        c->n_value_hidden > MLP_MAX_HIDDEN || c->block_depth < 1 ||
+        c->block_depth > MLP_MAX_HIDDEN) {
+        BAD("agent: network depth must be in [1, %d]", MLP_MAX_HIDDEN);
+    }
+    for (int i = 0; i < c->n_actor_hidden; i++) {
+        if (c->actor_hidden[i] < 1 || c->actor_hidden[i] > 8192) {
+            BAD("agent: --agent.actor_hidden_dims entries must be in [1, 8192]");
+        }
+    }
+    for (int i = 0; i < c->n_value_hidden; i++) {
+        if (c->value_hidden[i] < 1 || c->value_hidden[i] > 8192) {
+            BAD("agent: --agent.value_hidden_dims entries must be in [1, 8192]");
+        }
+    }
+    if (c->block_width < 1 || c->block_width > 8192) {
+        BAD("agent: --agent.block_width=%d must be in [1, 8192]", c->block_width);
+    }
+    if (!isfinite(c->r_min) || !isfinite(c->r_max) || c->r_min > c->r_max) {
+        BAD("agent: reward range [%g, %g] is not valid", c->r_min, c->r_max);
+    }
+    return 0;
+#undef BAD
+}
+
+static int zfeat_dim(const struct agent_cfg *c) {
+    return c->use_prob_embed ? c->num_bins - 1 : 1;
+}
+
+static int tfeat_dim(const struct agent_cfg *c) {
+    return c->embed_time ? time_embed_dim(c->time_embed) : 1;
+}
+
+int agent_init(struct agent *a, const struct agent_cfg *c, uint64_t seed, char *err,
+               size_t errsz) {
+    memset(a, 0, sizeof *a);
+    if (agent_cfg_check(c, err, errsz)) {
+        return -1;
+    }
+    a->c = *c;
+    int O = c->obs_dim, A = c->act_dim, B = c->batch_size;
+    int act = c->gelu_exact ? KERN_GELU_ERF : KERN_GELU_TANH;
+    a->E = c->flow_num_ensembles;
+    a->Ed = c->kind == AGENT_FLOQ ? c->distill_num_ensembles : c->flow_num_ensembles;
+    a->R = c->kind == AGENT_FLOQ ? c->noise_samples : 1;
+    a->K = c->critic_flow_steps;
+    a->M = c->actor_flow_steps;
+    float g1 = 1.0f - c->discount;
+    a->noise_lo = c->noise_coverage * c->r_min / g1;
+    a->noise_hi = c->noise_coverage * c->r_max / g1;
+    float qmin = (c->r_min - c->reward_offset) / g1, qmax = (c->r_max + c->reward_offset) / g1;
+    hlgauss_init(&a->hl, qmin, qmax, c->num_bins, c->sigma);
+
+    /* parameters: critic first (the target mirrors [0, critic_end)), then the rest */
+    param_init(&a->pb);
+    struct mlp_cfg mc = {0};
+    if (c->kind == AGENT_FLOQ) {
+        a->din_critic = O + A + zfeat_dim(c) + tfeat_dim(c);
+        mc.in = a->din_critic;
+        mc.nhidden = c->block_depth;
+        for (int i = 0; i < c->block_depth; i++) {
+            mc.hidden[i] = c->block_width;
+        }
+    } else {
+        a->din_critic = O + A;
+        mc.in = O + A;
+        mc.nhidden = c->n_value_hidden;
+        memcpy(mc.hidden, c->value_hidden, sizeof mc.hidden);
+    }
+    mc.out = 1;
+    mc.ln = c->layer_norm;
+    mc.act = act;
+    mc.E = a->E;
+    mlp_register(&a->critic, &mc, &a->pb, c->kind == AGENT_FLOQ ? "floq" : "critic");
+    a->critic_end = param_mark(&a->pb);
+    if (c->kind == AGENT_FLOQ) {
+        struct mlp_cfg dc = {.in = O + A, .out = 1, .nhidden = c->n_value_hidden,
+                             .ln = c->layer_norm, .act = act, .E = a->Ed};
+        memcpy(dc.hidden, c->value_hidden, sizeof dc.hidden);
+        mlp_register(&a->distill, &dc, &a->pb, "critic");
+    }
+    struct mlp_cfg bcc = {.in = O + A + 1, .out = A, .nhidden = c->n_actor_hidden,
+                          .ln = c->actor_layer_norm, .act = act, .E = 1};
+    memcpy(bcc.hidden, c->actor_hidden, sizeof bcc.hidden);
+    mlp_register(&a->bc, &bcc, &a->pb, "actor_bc_flow");
+    struct mlp_cfg osc = bcc;
+    osc.in = O + A;
+    a->policy_begin = param_mark(&a->pb);
+    mlp_register(&a->onestep, &osc, &a->pb, "actor_onestep_flow");
+    a->policy_end = param_mark(&a->pb);
+    param_alloc(&a->pb, 1);
+
+    /* init: one stream per network so sizes of one do not shift the draws of another */
+    struct rng root;
+    rng_seed(&root, seed);
+    struct rng r0 = rng_split(&root, RNG_STREAM_INIT);
+    struct rng rc = rng_split(&r0, 1), rd = rng_split(&r0, 2), rb = rng_split(&r0, 3),
+               ro = rng_split(&r0, 4);
+    mlp_init_weights(&a->critic, a->pb.w, &rc);
+    if (c->kind == AGENT_FLOQ) {
+        mlp_init_weights(&a->distill, a->pb.w, &rd);
+    }
+    mlp_init_weights(&a->bc, a->pb.w, &rb);
+    mlp_init_weights(&a->onestep, a->pb.w, &ro);
+    a->target = mem_alloc(sizeof(float) * a->critic_end);
+    memcpy(a->target, a->pb.w, sizeof(float) * a->critic_end);
+    a->opt = adam_default();
+    a->opt.lr = c->lr;
+
+    /* scratch */
+    int R = a->R, BR = B * R;
+    a->maxB = B;
+    mlp_tape_init(&a->t_critic, &a->critic, BR);
+    if (c->kind == AGENT_FLOQ) {
+        mlp_tape_init(&a->t_distill, &a->distill, B);
+    }
+    mlp_tape_init(&a->t_bc, &a->bc, B);
+    mlp_tape_init(&a->t_os, &a->onestep, BR);
+    int wsmall = O + A + 1;
+    a->x_os = mem_alloc(sizeof(float) * (size_t)BR * (O + A));
+    a->x_crit = mem_alloc(sizeof(float) * (size_t)BR * a->din_critic);
+    a->x_small = mem_alloc(sizeof(float) * (size_t)B * wsmall);
+    a->z = mem_alloc(sizeof(float) * (size_t)AGENT_MAX_E * BR);
+    a->v = mem_alloc(sizeof(float) * (size_t)BR * (A > 1 ? A : 1));
+    a->dtmp = mem_alloc(sizeof(float) * (size_t)BR * (A > 1 ? A : 1));
+    a->dact = mem_alloc(sizeof(float) * (size_t)B * (O + A + 1));
+    a->next_actions = mem_alloc(sizeof(float) * (size_t)BR * A);
+    a->next_returns = mem_alloc(sizeof(float) * (size_t)BR);
+    a->target_returns = mem_alloc(sizeof(float) * (size_t)B);
+    a->current_returns = mem_alloc(sizeof(float) * (size_t)AGENT_MAX_E * BR);
+    a->flow_x_t = mem_alloc(sizeof(float) * (size_t)BR);
+    a->flow_pred = mem_alloc(sizeof(float) * (size_t)AGENT_MAX_E * BR);
+    a->critic_q = mem_alloc(sizeof(float) * (size_t)AGENT_MAX_E * B);
+    a->actor_flow_actions = mem_alloc(sizeof(float) * (size_t)B * A);
+    a->actor_onestep_actions = mem_alloc(sizeof(float) * (size_t)B * A);
+    a->actor_qs = mem_alloc(sizeof(float) * (size_t)AGENT_MAX_E * B);
+    return 0;
+}
+
+void agent_free(struct agent *a) {
+    param_free(&a->pb);
+    mem_free(a->target);
+    mlp_tape_free(&a->t_critic);
+    mlp_tape_free(&a->t_distill);
+    mlp_tape_free(&a->t_bc);
+    mlp_tape_free(&a->t_os);
+    float *bufs[] = {a->x_os, a->x_crit, a->x_small, a->z, a->v, a->dtmp, a->dact,
+                     a->next_actions, a->next_returns, a->target_returns, a->current_returns,
+                     a->flow_x_t, a->flow_pred, a->critic_q, a->actor_flow_actions,
+                     a->actor_onestep_actions, a->actor_qs};
+    for (size_t i = 0; i < FLOQ_ARRAY_LEN(bufs); i++) {
+        mem_free(bufs[i]);
+    }
+    memset(a, 0, sizeof *a);
+}
+
+void agent_draws_alloc(struct agent_draws *d, const struct agent_cfg *c) {
+    memset(d, 0, sizeof *d);
+    int B = c->batch_size, R = c->kind == AGENT_FLOQ ? c->noise_samples : 1, A = c->act_dim;
+    d->B = B, d->R = R, d->A = A;
+    size_t BR = (size_t)B * R;
+    d->next_action_noise = mem_alloc(sizeof(float) * BR * A);
+    d->next_noise_ratios = mem_alloc(sizeof(float) * BR);
+    d->noise_ratios = mem_alloc(sizeof(float) * BR);
+    d->critic_t = mem_alloc(sizeof(float) * BR);
+    d->actor_x0 = mem_alloc(sizeof(float) * (size_t)B * A);
+    d->actor_t = mem_alloc(sizeof(float) * (size_t)B);
+    d->distill_noise = mem_alloc(sizeof(float) * (size_t)B * A);
+    d->mse_noise = mem_alloc(sizeof(float) * (size_t)B * A);
+}
+
+void agent_draws_sample(struct agent_draws *d, const struct agent_cfg *c, struct rng *r) {
+    (void)c;
+    size_t BR = (size_t)d->B * d->R, B = (size_t)d->B, A = (size_t)d->A;
+    rng_fill_normal(r, d->next_action_noise, BR * A);
+    rng_fill_uniform(r, d->next_noise_ratios, BR);
+    rng_fill_uniform(r, d->noise_ratios, BR);
+    rng_fill_uniform(r, d->critic_t, BR);
+    rng_fill_normal(r, d->actor_x0, B * A);
+    rng_fill_uniform(r, d->actor_t, B);
+    rng_fill_normal(r, d->distill_noise, B * A);
+    rng_fill_normal(r, d->mse_noise, B * A);
+}
+
+void agent_draws_free(struct agent_draws *d) {
+    mem_free(d->next_action_noise);
+    mem_free(d->next_noise_ratios);
+    mem_free(d->noise_ratios);
+    mem_free(d->critic_t);
+    mem_free(d->actor_x0);
+    mem_free(d->actor_t);
+    mem_free(d->distill_noise);
+    mem_free(d->mse_noise);
+    memset(d, 0, sizeof *d);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* input builders */
+
+/* X (n, ld): row r gets src row (r / rep) in columns [col, col+w) */
+static void put_rows(float *X, int ld, int col, const float *src, int w, int n, int rep) {
+    for (int r = 0; r < n; r++) {
+        memcpy(X + (size_t)r * ld + col, src + (size_t)(r / rep) * w, sizeof(float) * (size_t)w);
+    }
+}
+
+/* z features and time features of the flow-critic input for n rows */
+static void put_zt(struct agent *a, float *X, const float *z, const float *t, float t_const,
+                   int n) {
+    int ld = a->din_critic, zc = a->c.obs_dim + a->c.act_dim, zd = zfeat_dim(&a->c);
+    if (a->c.use_prob_embed) {
+        hlgauss_embed(&a->hl, z, n, X + zc, ld);
+    } else {
+        float lo = a->hl.q_min, span = a->hl.q_max - a->hl.q_min;
+        for (int r = 0; r < n; r++) {
+            X[(size_t)r * ld + zc] = (z[r] - lo) / span;
+        }
+    }
+    int tc = zc + zd;
+    for (int r = 0; r < n; r++) {
+        float tv = t ? t[r] : t_const;
+        if (a->c.embed_time) {
+            time_embed(a->c.time_embed, tv, X + (size_t)r * ld + tc);
+        } else {
+            X[(size_t)r * ld + tc] = tv;
+        }
+    }
+}
+
+/* Euler read-out (spec §3.4) for member e with weights w: z (n) in place, X has obs/action
+ * columns filled */
+static void integrate(struct agent *a, const float *w, int e, float *X, float *z, int n, int K) {
+    float dt = 1.0f / (float)K;
+    for (int i = 0; i < K; i++) {
+        put_zt(a, X, z, NULL, (float)i / (float)K, n);
+        mlp_infer(&a->critic, w, e, &a->t_critic, X, n);
+        const float *v = a->t_critic.out;
+        for (int r = 0; r < n; r++) {
+            z[r] += dt * v[r];
+        }
+    }
+}
+
+static void onestep_actions(struct agent *a, const float *obs, const float *eps, int n, int rep,
+                            float *out, int clip) {
+    int O = a->c.obs_dim, A = a->c.act_dim, ld = O + A;
+    put_rows(a->x_os, ld, 0, obs, O, n, rep);
+    put_rows(a->x_os, ld, O, eps, A, n, 1);
+    mlp_infer(&a->onestep, a->pb.w, 0, &a->t_os, a->x_os, n);
+    for (int i = 0; i < n * A; i++) {
+        float v = a->t_os.out[i];
+        out[i] = clip ? clampf(v, -1.0f, 1.0f) : v;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* floq critic (spec §4) */
+
+static void critic_floq(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
+    int B = b->B, R = a->R, BR = B * R, E = a->E, O = a->c.obs_dim, A = a->c.act_dim;
+    int ld = a->din_critic;
+    float lo = a->noise_lo, span = a->noise_hi - a->noise_lo, gamma = a->c.discount;
+    float *X = a->x_crit;
+    struct agent_metrics *m = &a->metrics;
+
+    /* 1. next actions, one independent sample per replica */
+    onestep_actions(a, b->next_obs, d->next_action_noise, BR, R, a->next_actions, 1);
+
+    /* 2. target returns through the target field */
+    put_rows(X, ld, 0, b->next_obs, O, BR, R);
+    put_rows(X, ld, O, a->next_actions, A, BR, 1);
+    for (int e = 0; e < E; e++) {
+        float *z = a->z + (size_t)e * BR;
+        for (int r = 0; r < BR; r++) {
+            z[r] = lo + span * d->next_noise_ratios[r];
+        }
+        integrate(a, a->target, e, X, z, BR, a->K);
+    }
+    for (int r = 0; r < BR; r++) {
+        float g = a->z[r];
+        for (int e = 1; e < E; e++) {
+            float ze = a->z[(size_t)e * BR + r];
+            g = a->c.q_agg == Q_AGG_MIN ? fminf(g, ze) : g + ze;
+        }
+        a->next_returns[r] = a->c.q_agg == Q_AGG_MIN ? g : g / (float)E;
+    }
+    /* 3. TD target, one scalar per transition */
+    for (int i = 0; i < B; i++) {
+        float s = 0;
+        for (int k = 0; k < R; k++) {
+            s += b->rew[i] + gamma * b->mask[i] * a->next_returns[i * R + k];
+        }
+        a->target_returns[i] = s / (float)R;
+    }
+
+    /* 4. flow-matching loss at (x_t, t), every member, summed over replicas */
+    put_rows(X, ld, 0, b->obs, O, BR, R);
+    put_rows(X, ld, O, b->act, A, BR, R);
+    float *x0 = a->v; /* (BR) */
+    float *tt = a->dtmp;
+    for (int r = 0; r < BR; r++) {
+        x0[r] = lo + span * d->noise_ratios[r];
+        float t = a->c.train_at_zero_only ? 0.0f : d->critic_t[r];
+        tt[r] = t;
+        float y = a->target_returns[r / R];
+        a->flow_x_t[r] = (1.0f - t) * x0[r] + t * y;
+    }
+    put_zt(a, X, a->flow_x_t, tt, 0, BR);
+    double flow = 0;
+    float *dout = a->z; /* reuse: (BR) per member, sequential */
+    for (int e = 0; e < E; e++) {
+        mlp_forward(&a->critic, a->pb.w, e, &a->t_critic, X, BR);
+        float *pred = a->flow_pred + (size_t)e * BR;
+        for (int r = 0; r < BR; r++) {
+            float p = a->t_critic.out[r];
+            float wv = a->target_returns[r / R] - x0[r];
+            float diff = p - wv;
+            pred[r] = p;
+            flow += (double)diff * diff;
+            dout[r] = 2.0f * diff / (float)(E * B);
+        }
+        mlp_backward(&a->critic, a->pb.w, a->pb.g, e, &a->t_critic, dout, NULL, BR);
+    }
+    m->floq_loss = flow / (double)(E * B);
+
+    /* 5. distillation target: online field from the same x0 */
+    put_rows(X, ld, 0, b->obs, O, BR, R);
+    put_rows(X, ld, O, b->act, A, BR, R);
+    for (int e = 0; e < E; e++) {
+        float *z = a->current_returns + (size_t)e * BR;
+        for (int r = 0; r < BR; r++) {
+            z[r] = lo + span * d->noise_ratios[r];
+        }
+        integrate(a, a->pb.w, e, X, z, BR, a->K);
+    }
+    /* qhat (B) in dtmp; var_flow_returns and td_error */
+    float *qhat = a->dtmp;
+    double var_sum = 0, td = 0;
+    for (int i = 0; i < B; i++) {
+        double s = 0, mk[1024];
+        for (int k = 0; k < R; k++) {
+            double me = 0;
+            for (int e = 0; e < E; e++) {
+                me += a->current_returns[(size_t)e * BR + i * R + k];
+            }
+            mk[k] = me / E;
+            s += me;
+        }
+        qhat[i] = (float)(s / (double)(E * R));
+        double mean = 0, var = 0;
+        for (int k = 0; k < R; k++) {
+            mean += mk[k];
+        }
+        mean /= R;
+        for (int k = 0; k < R; k++) {
+            var += (mk[k] - mean) * (mk[k] - mean);
+        }
+        var_sum += var / R;
+        double dtd = (double)qhat[i] - a->target_returns[i];
+        td += dtd * dtd;
+    }
+    m->var_flow_returns = var_sum / B;
+    m->td_error = td / B;
+
+    /* 6. distilled critic regression on qhat */
+    int Ed = a->Ed;
+    float *Xs = a->x_small;
+    put_rows(Xs, O + A, 0, b->obs, O, B, 1);
+    put_rows(Xs, O + A, O, b->act, A, B, 1);
+    double dist = 0, qsum = 0;
+    float *dq = a->dact;
+    for (int e = 0; e < Ed; e++) {
+        mlp_forward(&a->distill, a->pb.w, e, &a->t_distill, Xs, B);
+        for (int i = 0; i < B; i++) {
+            float q = a->t_distill.out[i];
+            a->critic_q[(size_t)e * B + i] = q;
+            float diff = q - qhat[i];
+            dist += (double)diff * diff;
+            qsum += q;
+            dq[i] = 2.0f * diff / (float)(Ed * B);
+        }
+        mlp_backward(&a->distill, a->pb.w, a->pb.g, e, &a->t_distill, dq, NULL, B);
+    }
+    m->distilled_critic_loss = dist / (double)(Ed * B);
+    m->critic_loss = m->floq_loss + m->distilled_critic_loss;
+    m->critic_q = qsum / (double)(Ed * B);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* FQL critic (spec Appendix A) */
+
+static void critic_fql(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
+    int B = b->B, E = a->E, O = a->c.obs_dim, A = a->c.act_dim, ld = O + A;
+    float gamma = a->c.discount;
+    struct agent_metrics *m = &a->metrics;
+    onestep_actions(a, b->next_obs, d->next_action_noise, B, 1, a->next_actions, 1);
+    float *X = a->x_crit;
+    put_rows(X, ld, 0, b->next_obs, O, B, 1);
+    put_rows(X, ld, O, a->next_actions, A, B, 1);
+    for (int e = 0; e < E; e++) {
+        mlp_infer(&a->critic, a->target, e, &a->t_critic, X, B);
+        memcpy(a->z + (size_t)e * B, a->t_critic.out, sizeof(float) * (size_t)B);
+    }
+    for (int i = 0; i < B; i++) {
+        float g = a->z[i];
+        for (int e = 1; e < E; e++) {
+            float ze = a->z[(size_t)e * B + i];
+            g = a->c.q_agg == Q_AGG_MIN ? fminf(g, ze) : g + ze;
+        }
+        a->next_returns[i] = a->c.q_agg == Q_AGG_MIN ? g : g / (float)E;
+        a->target_returns[i] = b->rew[i] + gamma * b->mask[i] * a->next_returns[i];
+    }
+    put_rows(X, ld, 0, b->obs, O, B, 1);
+    put_rows(X, ld, O, b->act, A, B, 1);
+    double loss = 0, qsum = 0;
+    float *dq = a->dtmp;
+    for (int e = 0; e < E; e++) {
+        mlp_forward(&a->critic, a->pb.w, e, &a->t_critic, X, B);
+        for (int i = 0; i < B; i++) {
+            float q = a->t_critic.out[i];
+            a->critic_q[(size_t)e * B + i] = q;
+            float diff = q - a->target_returns[i];
+            loss += (double)diff * diff;
+            qsum += q;
+            dq[i] = 2.0f * diff / (float)(E * B);
+        }
+        mlp_backward(&a->critic, a->pb.w, a->pb.g, e, &a->t_critic, dq, NULL, B);
+    }
+    m->critic_loss = loss / (double)(E * B);
+    m->floq_loss = m->distilled_critic_loss = m->var_flow_returns = 0;
+    m->critic_q = qsum / (double)(E * B);
+    m->td_error = 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* FQL actor (spec §5) */
+
+static void actor_update(struct agent *a, const struct agent_batch *b,
+                         const struct agent_draws *d) {
+    int B = b->B, O = a->c.obs_dim, A = a->c.act_dim, M = a->M;
+    struct agent_metrics *m = &a->metrics;
+    float *Xs = a->x_small;
+    int ldb = O + A + 1;
+
+    /* 1. BC flow matching */
+    put_rows(Xs, ldb, 0, b->obs, O, B, 1);
+    for (int i = 0; i < B; i++) {
+        float t = d->actor_t[i];
+        for (int j = 0; j < A; j++) {
+            Xs[(size_t)i * ldb + O + j] = (1.0f - t) * d->actor_x0[i * A + j] + t * b->act[i * A + j];
+        }
+        Xs[(size_t)i * ldb + O + A] = t;
+    }
+    mlp_forward(&a->bc, a->pb.w, 0, &a->t_bc, Xs, B);
+    double bc = 0;
+    float *dv = a->dtmp;
+    for (int i = 0; i < B * A; i++) {
+        float diff = a->t_bc.out[i] - (b->act[i] - d->actor_x0[i]);
+        bc += (double)diff * diff;
+        dv[i] = 2.0f * diff / (float)(B * A);
+    }
+    mlp_backward(&a->bc, a->pb.w, a->pb.g, 0, &a->t_bc, dv, NULL, B);
+    m->bc_flow_loss = bc / (double)(B * A);
+
+    /* 2. BC flow sampling from distill_noise, M Euler steps, no grad */
+    float *x = a->actor_flow_actions;
+    memcpy(x, d->distill_noise, sizeof(float) * (size_t)B * A);
+    float dt = 1.0f / (float)M;
+    for (int s = 0; s < M; s++) {
+        for (int i = 0; i < B; i++) {
+            memcpy(Xs + (size_t)i * ldb + O, x + (size_t)i * A, sizeof(float) * (size_t)A);
+            Xs[(size_t)i * ldb + O + A] = (float)s / (float)M;
+        }
+        mlp_infer(&a->bc, a->pb.w, 0, &a->t_bc, Xs, B);
+        for (int i = 0; i < B * A; i++) {
+            x[i] += dt * a->t_bc.out[i];
+        }
+    }
+    for (int i = 0; i < B * A; i++) {
+        x[i] = clampf(x[i], -1.0f, 1.0f);
+    }
+
+    /* 3. one-step policy with the same noise, distilled towards the BC samples */
+    int ldo = O + A;
+    put_rows(a->x_os, ldo, 0, b->obs, O, B, 1);
+    put_rows(a->x_os, ldo, O, d->distill_noise, A, B, 1);
+    mlp_forward(&a->onestep, a->pb.w, 0, &a->t_os, a->x_os, B);
+    float *act = a->actor_onestep_actions;
+    memcpy(act, a->t_os.out, sizeof(float) * (size_t)B * A);
+    float *dact = a->v; /* (B,A) grad w.r.t. the one-step output */
+    double dl = 0;
+    for (int i = 0; i < B * A; i++) {
+        float diff = act[i] - x[i];
+        dl += (double)diff * diff;
+        dact[i] = a->c.alpha * 2.0f * diff / (float)(B * A);
+    }
+    m->distill_loss = dl / (double)(B * A);
+
+    /* 4. Q loss through the (frozen) scalar critic at the clipped action */
+    const struct mlp *qnet = a->c.kind == AGENT_FLOQ ? &a->distill : &a->critic;
+    struct mlp_tape *qt = a->c.kind == AGENT_FLOQ ? &a->t_distill : &a->t_critic;
+    int Ed = a->Ed;
+    put_rows(Xs, ldo, 0, b->obs, O, B, 1);
+    for (int i = 0; i < B; i++) {
+        for (int j = 0; j < A; j++) {
+            Xs[(size_t)i * ldo + O + j] = clampf(act[i * A + j], -1.0f, 1.0f);
+        }
+    }
+    double qsum = 0, qabs = 0;
+    float *qb = a->z; /* (B) mean over members */
+    memset(qb, 0, sizeof(float) * (size_t)B);
+    for (int e = 0; e < Ed; e++) {
+        mlp_infer(qnet, a->pb.w, e, qt, Xs, B);
+        for (int i = 0; i < B; i++) {
+            a->actor_qs[(size_t)e * B + i] = qt->out[i];
+            qb[i] += qt->out[i];
+        }
+    }
+    for (int i = 0; i < B; i++) {
+        qb[i] /= (float)Ed;
+        qsum += qb[i];
+        qabs += fabsf(qb[i]);
+    }
+    double qmean = qsum / B;
+    float scale = 1.0f;
+    if (a->c.normalize_q_loss) {
+        scale = (float)(1.0 / (qabs / B));
+    }
+    m->q_loss = -qmean * scale;
+    m->actor_q = qmean;
+    float *dq = a->dtmp, *dx = a->dact;
+    for (int i = 0; i < B; i++) {
+        dq[i] = -scale / (float)(Ed * B);
+    }
+    for (int e = 0; e < Ed; e++) {
+        mlp_forward(qnet, a->pb.w, e, qt, Xs, B);
+        mlp_backward(qnet, a->pb.w, NULL, e, qt, dq, dx, B);
+        for (int i = 0; i < B; i++) {
+            for (int j = 0; j < A; j++) {
+                float u = act[i * A + j];
+                if (u > -1.0f && u < 1.0f) {
+                    dact[i * A + j] += dx[(size_t)i * ldo + O + j];
+                }
+            }
+        }
+    }
+    /* the one-step tape still holds its forward of step 3: backprop into omega */
+    mlp_backward(&a->onestep, a->pb.w, a->pb.g, 0, &a->t_os, dact, NULL, B);
+
+    /* logged: mse of the acting policy against the dataset actions */
+    onestep_actions(a, b->obs, d->mse_noise, B, 1, a->dtmp, 1);
+    double mse = 0;
+    for (int i = 0; i < B * A; i++) {
+        double df = (double)a->dtmp[i] - b->act[i];
+        mse += df * df;
+    }
+    m->mse = mse / (double)(B * A);
+    m->actor_loss = m->bc_flow_loss + a->c.alpha * m->distill_loss + m->q_loss;
+}
+
+static void losses(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
+    FLOQ_ASSERT(b->B <= a->maxB && b->B == d->B);
+    param_zero_grad(&a->pb);
+    if (a->c.kind == AGENT_FLOQ) {
+        critic_floq(a, b, d);
+    } else {
+        critic_fql(a, b, d);
+    }
+    actor_update(a, b, d);
+    a->metrics.total_loss = a->metrics.critic_loss + a->metrics.actor_loss;
+}
+
+void agent_update(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
+    losses(a, b, d);
+    /* Polyak with the pre-update online params (one-step lag, spec P10), then Adam */
+    polyak_update(a->target, a->pb.w, a->critic_end, a->c.tau);
+    adam_step(&a->opt, a->pb.w, a->pb.g, a->pb.m, a->pb.v, a->pb.n);
+    a->step++;
+}
+
+void agent_evaluate(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
+    losses(a, b, d);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* read-outs */
+
+void agent_flow_returns(struct agent *a, const float *obs, const float *act, const float *ratio,
+                        int n, int K, float *out) {
+    int O = a->c.obs_dim, A = a->c.act_dim, ld = a->din_critic, cap = a->maxB * a->R;
+    float lo = a->noise_lo, span = a->noise_hi - a->noise_lo;
+    for (int s = 0; s < n; s += cap) {
+        int m = FLOQ_MIN(cap, n - s);
+        put_rows(a->x_crit, ld, 0, obs + (size_t)s * O, O, m, 1);
+        put_rows(a->x_crit, ld, O, act + (size_t)s * A, A, m, 1);
+        for (int e = 0; e < a->E; e++) {
+            float *z = out + (size_t)e * n + s;
+            for (int r = 0; r < m; r++) {
+                z[r] = lo + span * ratio[s + r];
+            }
+            integrate(a, a->pb.w, e, a->x_crit, z, m, K);
+        }
+    }
+}
+
+void agent_critic_q(struct agent *a, const float *obs, const float *act, int n, float *out) {
+    int O = a->c.obs_dim, A = a->c.act_dim;
+    const struct mlp *q = a->c.kind == AGENT_FLOQ ? &a->distill : &a->critic;
+    struct mlp_tape *t = &a->t_critic;
+    int cap = a->maxB * a->R;
+    for (int s = 0; s < n; s += cap) {
+        int m = FLOQ_MIN(cap, n - s);
+        put_rows(a->x_crit, O + A, 0, obs + (size_t)s * O, O, m, 1);
+        put_rows(a->x_crit, O + A, O, act + (size_t)s * A, A, m, 1);
+        for (int e = 0; e < a->Ed; e++) {
+            /* the distilled critic's tape holds B rows; use the critic tape (>= B*R) when the
+             * widths allow, else chunk by B */
+            if (a->c.kind == AGENT_FLOQ) {
+                for (int c0 = 0; c0 < m; c0 += a->maxB) {
+                    int mm = FLOQ_MIN(a->maxB, m - c0);
+                    mlp_infer(q, a->pb.w, e, &a->t_distill, a->x_crit + (size_t)c0 * (O + A), mm);
+                    memcpy(out + (size_t)e * n + s + c0, a->t_distill.out,
+                           sizeof(float) * (size_t)mm);
+                }
+            } else {
+                mlp_infer(q, a->pb.w, e, t, a->x_crit, m);
+                memcpy(out + (size_t)e * n + s, t->out, sizeof(float) * (size_t)m);
+            }
+        }
+    }
+}
+
+void agent_act(struct agent *a, const float *obs, const float *eps, int n, float *act) {
+    int cap = a->maxB * a->R, O = a->c.obs_dim, A = a->c.act_dim;
+    for (int s = 0; s < n; s += cap) {
+        int m = FLOQ_MIN(cap, n - s);
+        onestep_actions(a, obs + (size_t)s * O, eps + (size_t)s * A, m, 1, act + (size_t)s * A,
+                        1);
+    }
+}
+
+double agent_update_flops(const struct agent *a) {
+    int B = a->maxB, BR = B * a->R;
+    double f = 0;
+    if (a->c.kind == AGENT_FLOQ) {
+        f += mlp_flops_forward(&a->onestep, BR);                          /* next actions */
+        f += 2.0 * a->E * a->K * mlp_flops_forward(&a->critic, BR);       /* target + qhat */
+        f += a->E * (mlp_flops_forward(&a->critic, BR) + mlp_flops_backward(&a->critic, BR, 1, 0));
+        f += a->Ed * (mlp_flops_forward(&a->distill, B) + mlp_flops_backward(&a->distill, B, 1, 0));
+    } else {
+        f += mlp_flops_forward(&a->onestep, B);
+        f += a->E * mlp_flops_forward(&a->critic, B);
+        f += a->E * (mlp_flops_forward(&a->critic, B) + mlp_flops_backward(&a->critic, B, 1, 0));
+    }
+    const struct mlp *q = a->c.kind == AGENT_FLOQ ? &a->distill : &a->critic;
+    f += mlp_flops_forward(&a->bc, B) + mlp_flops_backward(&a->bc, B, 1, 0);
+    f += a->M * mlp_flops_forward(&a->bc, B);
+    f += 2.0 * mlp_flops_forward(&a->onestep, B) + mlp_flops_backward(&a->onestep, B, 1, 0);
+    f += a->Ed * (2.0 * mlp_flops_forward(q, B) + mlp_flops_backward(q, B, 0, 1));
+    f += mlp_flops_forward(&a->onestep, B); /* mse metric */
+    return f;
+}

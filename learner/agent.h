@@ -1,0 +1,147 @@
+/* agent.h — the floq agent (flow critic + distilled critic + FQL actor) and the FQL baseline
+ * (monolithic critic + the same actor), as floq-spec.md describes them.
+ *
+ *   struct agent_cfg c;  agent_cfg_default(&c, "floq");   // every default of spec §8.1
+ *   c.obs_dim = O; c.act_dim = A; c.r_min = ...; c.r_max = ...;
+ *   struct agent ag;
+ *   if (agent_init(&ag, &c, seed, err, sizeof err)) ...;   // params drawn from the seed
+ *   struct agent_draws d;  agent_draws_alloc(&d, &c);  agent_draws_sample(&d, &c, &rng);
+ *   agent_update(&ag, &batch, &d);                        // one update: losses, Adam, Polyak
+ *   ag.metrics.critic_loss ...
+ *
+ * Parameter layout: one trainable block pb = [critic | distilled critic (floq) | BC flow actor |
+ * one-step actor], every segment 64-byte aligned; the critic sits at offset 0 so the target
+ * block (`target`, critic-sized) uses the critic's offsets. The one-step actor (the policy the
+ * actors run) is the contiguous range [policy_begin, policy_end) of pb.w.
+ * View names follow the reference: floq/dense<i>/kernel [E,in,out], critic/..., actor_bc_flow/...,
+ * actor_onestep_flow/...; the target's views are the critic's.
+ */
+#ifndef FLOQ_AGENT_H
+#define FLOQ_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/adam.h"
+#include "common/hlgauss.h"
+#include "common/nn.h"
+#include "common/param.h"
+#include "common/rng.h"
+
+enum agent_kind { AGENT_FLOQ = 0, AGENT_FQL = 1 };
+enum q_agg { Q_AGG_MEAN = 0, Q_AGG_MIN = 1 };
+
+#define AGENT_MAX_E 8
+
+struct agent_cfg {
+    int kind; /* enum agent_kind */
+    int obs_dim, act_dim;
+    float lr;
+    int batch_size;
+    int actor_hidden[MLP_MAX_HIDDEN], n_actor_hidden;
+    int value_hidden[MLP_MAX_HIDDEN], n_value_hidden;
+    int layer_norm, actor_layer_norm;
+    float discount, tau;
+    int q_agg;
+    float alpha;
+    int actor_flow_steps;
+    int normalize_q_loss;
+    int flow_num_ensembles, distill_num_ensembles; /* FQL: value_num_ensembles = flow_num_... */
+    int noise_samples;
+    float noise_coverage;
+    int critic_flow_steps;
+    int train_at_zero_only;
+    int embed_time;
+    int time_embed; /* enum time_embed (cos default, fourier) */
+    int use_prob_embed;
+    int num_bins;
+    float sigma, reward_offset;
+    int block_width, block_depth;
+    int activate_before_layernorm; /* only true supported */
+    int gelu_exact;                /* 0: tanh approximation (reference), 1: erf form */
+    float r_min, r_max;            /* filled from the dataset */
+};
+
+/* every random draw of one update (spec §4-5); rows of replicated arrays are b*R + k */
+struct agent_draws {
+    int B, R, A;
+    float *next_action_noise; /* (B*R,A) floq, (B,A) fql */
+    float *next_noise_ratios; /* (B*R) */
+    float *noise_ratios;      /* (B*R) */
+    float *critic_t;          /* (B*R) */
+    float *actor_x0;          /* (B,A) */
+    float *actor_t;           /* (B) */
+    float *distill_noise;     /* (B,A) */
+    float *mse_noise;         /* (B,A) logged metric only */
+};
+
+struct agent_batch {
+    int B;
+    const float *obs, *act, *rew, *next_obs, *mask; /* (B,O) (B,A) (B) (B,O) (B) */
+};
+
+struct agent_metrics {
+    double total_loss;
+    double critic_loss, floq_loss, distilled_critic_loss, critic_q, var_flow_returns, td_error;
+    double actor_loss, bc_flow_loss, distill_loss, q_loss, actor_q, mse;
+};
+
+struct agent {
+    struct agent_cfg c;
+    int E, Ed, R, K, M; /* ensembles, noise samples, critic / actor flow steps */
+    int din_critic;     /* critic input width */
+    struct param_block pb;
+    float *target;      /* (critic_end) Polyak target of the critic segment */
+    size_t critic_end, policy_begin, policy_end;
+    struct mlp critic, distill, bc, onestep;
+    struct adam opt;
+    struct hlgauss hl;
+    float noise_lo, noise_hi; /* [l, h) of the initial noise */
+    long step;
+    struct agent_metrics metrics;
+    /* scratch, sized at init */
+    int maxB;
+    struct mlp_tape t_critic, t_distill, t_bc, t_os;
+    float *x_os, *x_crit, *x_small, *z, *v, *dtmp, *dact;
+    /* intermediates of the last update (for tests and logging) */
+    float *next_actions;      /* (BR,A) */
+    float *next_returns;      /* (B,R) aggregated target read-out */
+    float *target_returns;    /* (B) y */
+    float *current_returns;   /* (E,B,R) */
+    float *flow_x_t;          /* (BR) */
+    float *flow_pred;         /* (E,BR) */
+    float *critic_q;          /* (Ed,B) */
+    float *actor_flow_actions;    /* (B,A) clipped BC flow samples */
+    float *actor_onestep_actions; /* (B,A) before clipping */
+    float *actor_qs;          /* (Ed,B) */
+};
+
+void agent_cfg_default(struct agent_cfg *c, int kind);
+/* checks a config for values the agent cannot run with; -1 with one line naming the key */
+int agent_cfg_check(const struct agent_cfg *c, char *err, size_t errsz);
+/* allocates and initialises (spec §2 init) from seed; the target is an exact copy */
+int agent_init(struct agent *a, const struct agent_cfg *c, uint64_t seed, char *err,
+               size_t errsz);
+void agent_free(struct agent *a);
+
+void agent_draws_alloc(struct agent_draws *d, const struct agent_cfg *c);
+void agent_draws_sample(struct agent_draws *d, const struct agent_cfg *c, struct rng *r);
+void agent_draws_free(struct agent_draws *d);
+
+/* one update (spec §6): all losses and grads at the current params, Adam, Polyak */
+void agent_update(struct agent *a, const struct agent_batch *b, const struct agent_draws *d);
+/* the same losses and metrics without touching any parameter (validation) */
+void agent_evaluate(struct agent *a, const struct agent_batch *b, const struct agent_draws *d);
+
+/* Q read-outs for n rows (n <= maxB*R). floq: per member Euler read-out with K steps from
+ * start points l + (h-l) ratio[i], out (E,n); fql/distilled: out (Ed,n) of the scalar critic */
+void agent_flow_returns(struct agent *a, const float *obs, const float *act, const float *ratio,
+                        int n, int K, float *out);
+void agent_critic_q(struct agent *a, const float *obs, const float *act, int n, float *out);
+/* the acting policy: a = clip(mu(s, eps), -1, 1) for n rows (n <= maxB*R) */
+void agent_act(struct agent *a, const float *obs, const float *eps, int n, float *act);
+
+/* analytic matmul FLOPs of one update */
+double agent_update_flops(const struct agent *a);
+
+#endif

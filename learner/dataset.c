@@ -1,0 +1,578 @@
+#include "learner/dataset.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/npz.h"
+
+/* the columns a file may carry; every one is read as float32 */
+enum key {
+    K_OBS,
+    K_ACT,
+    K_REW,
+    K_TERM,
+    K_MASK,
+    K_NEXT,
+    K_QPOS,
+    K_TIMEOUT,
+    K_COUNT,
+};
+
+static const char *const key_name[K_COUNT] = {
+    "observations", "actions",           "rewards", "terminals",
+    "masks",        "next_observations", "qpos",    "timeouts",
+};
+
+/* 2-D keys are (N, width); the others are (N) or (N, 1) */
+static const int key_2d[K_COUNT] = {1, 1, 0, 0, 0, 1, 1, 0};
+
+struct col {
+    int present;
+    float *x; /* (rows, cols) */
+    size_t rows, cols;
+    int ndim;
+    int64_t shape[NPY_MAX_DIMS];
+};
+
+struct raw {
+    struct col c[K_COUNT];
+};
+
+enum mode { MODE_SHIFT, MODE_GIVEN, MODE_D4RL };
+
+__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errsz, const char *fmt,
+                                                         ...) {
+    if (!err || errsz == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsz, fmt, ap);
+    va_end(ap);
+}
+
+void dataset_opts_default(struct dataset_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->clip_actions = 1;
+    o->keep_qpos = 1;
+}
+
+void dataset_free(struct dataset *d) {
+    if (!d) {
+        return;
+    }
+    mem_free(d->obs);
+    mem_free(d->act);
+    mem_free(d->rew);
+    mem_free(d->mask);
+    mem_free(d->next_obs);
+    mem_free(d->term);
+    mem_free(d->qpos);
+    memset(d, 0, sizeof *d);
+}
+
+static void raw_free(struct raw *r) {
+    for (int k = 0; k < K_COUNT; k++) {
+        mem_free(r->c[k].x);
+    }
+    memset(r, 0, sizeof *r);
+}
+
+static void shape_str(const struct col *c, char *out, size_t n) {
+    size_t k = (size_t)snprintf(out, n, "(");
+    for (int d = 0; d < c->ndim && k < n; d++) {
+        k += (size_t)snprintf(out + k, n - k, d ? ", %lld" : "%lld", (long long)c->shape[d]);
+    }
+    if (k < n) {
+        snprintf(out + k, n - k, c->ndim == 1 ? ",)" : ")");
+    }
+}
+
+/* ---- .npz --------------------------------------------------------------------------------- */
+
+/* moves member a into c as float32 (steals a float32 buffer instead of copying) */
+static void col_from_npy(struct col *c, struct npy_array *a) {
+    c->present = 1;
+    c->ndim = a->ndim;
+    memcpy(c->shape, a->shape, sizeof c->shape);
+    c->rows = a->ndim > 0 ? (size_t)a->shape[0] : 1;
+    c->cols = c->rows ? a->count / c->rows : 0;
+    if (c->rows == 0 && a->ndim > 1) {
+        c->cols = 1;
+        for (int d = 1; d < a->ndim; d++) {
+            c->cols *= (size_t)a->shape[d];
+        }
+    }
+    if (a->dtype == NPY_F4) {
+        c->x = a->data;
+        a->data = NULL;
+    } else {
+        c->x = mem_alloc(a->count * sizeof(float));
+        npy_to_f32(a, c->x);
+    }
+}
+
+static int raw_from_npz(struct raw *r, const char *path, const struct dataset_opts *o, char *err,
+                        size_t errsz) {
+    const char *want[K_COUNT];
+    int n = 0;
+    for (int k = 0; k < K_COUNT; k++) {
+        if (k == K_TIMEOUT || (k == K_QPOS && !o->keep_qpos && !o->relabel)) {
+            continue;
+        }
+        want[n++] = key_name[k];
+    }
+    struct npz z;
+    char zerr[512];
+    if (npz_load_select(&z, path, want, n, zerr, sizeof zerr)) {
+        seterr(err, errsz, "dataset: %s", zerr);
+        return -1;
+    }
+    for (int i = 0; i < z.n; i++) {
+        for (int k = 0; k < K_COUNT; k++) {
+            if (strcmp(z.arrays[i].name, key_name[k]) == 0) {
+                col_from_npy(&r->c[k], &z.arrays[i]);
+            }
+        }
+    }
+    npz_free(&z);
+    return 0;
+}
+
+/* ---- HDF5 (D4RL) -------------------------------------------------------------------------- */
+
+/* enum (h5py bool) values read raw through the enum's native type, then widened */
+static int h5_read_enum(hid_t ds, hid_t ft, float *out, size_t count) {
+    hid_t mt = H5Tget_native_type(ft, H5T_DIR_ASCEND);
+    hid_t sup = mt >= 0 ? H5Tget_super(mt) : -1;
+    int rc = -1;
+    if (sup >= 0) {
+        size_t sz = H5Tget_size(sup);
+        int sgn = H5Tget_sign(sup) == H5T_SGN_2;
+        unsigned char *buf = mem_alloc(count * sz);
+        if ((sz == 1 || sz == 2 || sz == 4 || sz == 8) &&
+            H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0) {
+            for (size_t i = 0; i < count; i++) {
+                int64_t v = 0;
+                const unsigned char *p = buf + i * sz;
+                if (sz == 1) {
+                    v = sgn ? *(const int8_t *)p : *p;
+                } else if (sz == 2) {
+                    int16_t s;
+                    uint16_t u;
+                    memcpy(&s, p, 2), memcpy(&u, p, 2);
+                    v = sgn ? s : u;
+                } else if (sz == 4) {
+                    int32_t s;
+                    uint32_t u;
+                    memcpy(&s, p, 4), memcpy(&u, p, 4);
+                    v = sgn ? s : (int64_t)u;
+                } else {
+                    memcpy(&v, p, 8);
+                }
+                out[i] = (float)v;
+            }
+            rc = 0;
+        }
+        mem_free(buf);
+        H5Tclose(sup);
+    }
+    if (mt >= 0) {
+        H5Tclose(mt);
+    }
+    return rc;
+}
+
+static int h5_col(hid_t f, const char *path, int k, struct col *c, char *err, size_t errsz) {
+    const char *key = key_name[k];
+    if (H5Lexists(f, key, H5P_DEFAULT) <= 0) {
+        return 0;
+    }
+    hid_t ds = H5Dopen2(f, key, H5P_DEFAULT);
+    if (ds < 0) {
+        seterr(err, errsz, "dataset: %s: '%s' is not a readable HDF5 dataset", path, key);
+        return -1;
+    }
+    int rc = -1;
+    hid_t sp = H5Dget_space(ds), ft = H5Dget_type(ds);
+    hsize_t dims[H5S_MAX_RANK];
+    int nd = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    H5T_class_t cl = ft >= 0 ? H5Tget_class(ft) : H5T_NO_CLASS;
+    if (nd < 1 || nd > 2) {
+        seterr(err, errsz, "dataset: %s: '%s' has %d dimensions; expected 1 or 2", path, key, nd);
+        goto out;
+    }
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    if (cl != H5T_FLOAT && cl != H5T_INTEGER && cl != H5T_ENUM) {
+        seterr(err, errsz,
+               "dataset: %s: '%s' is not numeric (HDF5 type class %d); store it as "
+               "float32",
+               path, key, (int)cl);
+        goto out;
+    }
+    c->ndim = nd;
+    c->rows = (size_t)dims[0];
+    c->cols = nd == 2 ? (size_t)dims[1] : 1;
+    c->shape[0] = (int64_t)dims[0];
+    c->shape[1] = nd == 2 ? (int64_t)dims[1] : 0;
+    if (dims[0] > (hsize_t)INT64_MAX || (nd == 2 && dims[1] > (hsize_t)INT64_MAX) ||
+        (c->cols && c->rows > SIZE_MAX / sizeof(float) / c->cols)) {
+        seterr(err, errsz, "dataset: %s: '%s' has an absurd shape", path, key);
+        goto out;
+    }
+    size_t count = c->rows * c->cols;
+    c->x = mem_alloc(count * sizeof(float));
+    int bad = cl == H5T_ENUM
+                  ? h5_read_enum(ds, ft, c->x, count)
+                  : (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->x) < 0);
+    if (bad) {
+        seterr(err, errsz,
+               "dataset: %s: reading '%s' failed (truncated or corrupt file, or a "
+               "compression filter this HDF5 lacks)",
+               path, key);
+        goto out;
+    }
+    c->present = 1;
+    rc = 0;
+out:
+    if (ft >= 0) {
+        H5Tclose(ft);
+    }
+    if (sp >= 0) {
+        H5Sclose(sp);
+    }
+    H5Dclose(ds);
+    return rc;
+}
+
+static int raw_from_h5(struct raw *r, const char *path, char *err, size_t errsz) {
+    /* HDF5 prints error stacks to stderr by default: silence them while we load */
+    H5E_auto2_t old_fn;
+    void *old_data;
+    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    int rc = -1;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        seterr(err, errsz,
+               "dataset: %s is not a readable HDF5 file (truncated, corrupt or "
+               "missing?)",
+               path);
+        goto out;
+    }
+    /* qlearning_dataset reads s' from the next row: next_observations is not needed */
+    static const int keys[] = {K_OBS, K_ACT, K_REW, K_TERM, K_TIMEOUT};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (h5_col(f, path, keys[i], &r->c[keys[i]], err, errsz)) {
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (f >= 0) {
+        H5Fclose(f);
+    }
+    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+    return rc;
+}
+
+/* ---- validation --------------------------------------------------------------------------- */
+
+static int check_shapes(const struct raw *r, const char *path, enum mode m,
+                        const struct dataset_opts *o, char *err, size_t errsz) {
+    int need[K_COUNT] = {[K_OBS] = 1, [K_ACT] = 1, [K_TERM] = 1};
+    need[K_REW] = m == MODE_D4RL || !o->relabel;
+    for (int k = 0; k < K_COUNT; k++) {
+        if (need[k] && !r->c[k].present) {
+            if (k == K_REW) {
+                seterr(err, errsz,
+                       "dataset: %s has no 'rewards'; an OGBench navigate file needs "
+                       "a '-singletask-taskN' env name to relabel them",
+                       path);
+            } else {
+                seterr(err, errsz, "dataset: %s has no '%s' (required)", path, key_name[k]);
+            }
+            return -1;
+        }
+    }
+    if (m != MODE_D4RL && o->relabel && !r->c[K_REW].present &&
+        (!r->c[K_QPOS].present || r->c[K_QPOS].cols < 2)) {
+        seterr(err, errsz, "dataset: %s: relabelling needs 'qpos' with at least 2 columns (x, y)",
+               path);
+        return -1;
+    }
+    size_t n = r->c[K_OBS].rows;
+    char sh[200];
+    for (int k = 0; k < K_COUNT; k++) {
+        const struct col *c = &r->c[k];
+        if (!c->present) {
+            continue;
+        }
+        shape_str(c, sh, sizeof sh);
+        if (key_2d[k] ? c->ndim != 2 : (c->ndim != 1 && !(c->ndim == 2 && c->cols == 1))) {
+            seterr(err, errsz, "dataset: %s: '%s' has shape %s; expected %s", path, key_name[k], sh,
+                   key_2d[k] ? "(N, width)" : "(N,) or (N, 1)");
+            return -1;
+        }
+        if (c->rows != n) {
+            seterr(err, errsz, "dataset: %s: '%s' has %zu rows but 'observations' has %zu", path,
+                   key_name[k], c->rows, n);
+            return -1;
+        }
+        if (key_2d[k] && c->cols == 0) {
+            seterr(err, errsz, "dataset: %s: '%s' has zero width, shape %s", path, key_name[k], sh);
+            return -1;
+        }
+    }
+    if (n == 0) {
+        seterr(err, errsz, "dataset: %s is empty (0 rows in 'observations')", path);
+        return -1;
+    }
+    if (r->c[K_NEXT].present && r->c[K_NEXT].cols != r->c[K_OBS].cols) {
+        seterr(err, errsz, "dataset: %s: 'next_observations' is %zu wide but 'observations' is %zu",
+               path, r->c[K_NEXT].cols, r->c[K_OBS].cols);
+        return -1;
+    }
+    if (r->c[K_OBS].cols > INT32_MAX || r->c[K_ACT].cols > INT32_MAX ||
+        r->c[K_QPOS].cols > INT32_MAX) {
+        seterr(err, errsz, "dataset: %s: row width exceeds 2^31", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_values(const struct raw *r, const char *path, char *err, size_t errsz) {
+    for (int k = 0; k < K_COUNT; k++) {
+        const struct col *c = &r->c[k];
+        if (!c->present) {
+            continue;
+        }
+        int binary = k == K_TERM || k == K_TIMEOUT || k == K_MASK;
+        size_t count = c->rows * c->cols;
+        for (size_t i = 0; i < count; i++) {
+            float v = c->x[i];
+            if (!isfinite(v)) {
+                seterr(err, errsz,
+                       "dataset: %s: '%s' has a non-finite value (%g) at row %zu; "
+                       "clean the file",
+                       path, key_name[k], (double)v, i / c->cols);
+                return -1;
+            }
+            if (binary && v != 0.0f && v != 1.0f) {
+                seterr(err, errsz, "dataset: %s: '%s' must be 0 or 1, row %zu holds %g", path,
+                       key_name[k], i / c->cols, (double)v);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- transitions -------------------------------------------------------------------------- */
+
+/* 1 if source row i becomes a transition */
+static int keep_row(const struct raw *r, enum mode m, size_t i) {
+    size_t n = r->c[K_OBS].rows;
+    switch (m) {
+        case MODE_SHIFT:
+            return i + 1 < n && r->c[K_TERM].x[i] == 0.0f;
+        case MODE_D4RL:
+            return i + 1 < n && !(r->c[K_TIMEOUT].present && r->c[K_TIMEOUT].x[i] != 0.0f);
+        case MODE_GIVEN:
+            return 1;
+    }
+    return 0;
+}
+
+/* copies kept rows of a (N, w) column to the front, in place (k <= i, so rows move down) */
+static void compact(float *x, size_t w, const size_t *src, size_t n) {
+    for (size_t k = 0; k < n; k++) {
+        if (src[k] != k) {
+            memmove(x + k * w, x + src[k] * w, w * sizeof(float));
+        }
+    }
+}
+
+static void build(struct dataset *d, struct raw *r, enum mode m, const struct dataset_opts *o,
+                  const size_t *src, size_t n) {
+    size_t O = r->c[K_OBS].cols, A = r->c[K_ACT].cols;
+    const float *t = r->c[K_TERM].x, *rw = r->c[K_REW].present ? r->c[K_REW].x : NULL;
+    const float *mk = r->c[K_MASK].present ? r->c[K_MASK].x : NULL;
+    d->n = n;
+    d->obs_dim = (int)O;
+    d->act_dim = (int)A;
+
+    /* s' before s is compacted in place */
+    if (m == MODE_GIVEN) {
+        d->next_obs = r->c[K_NEXT].x;
+        r->c[K_NEXT].x = NULL;
+        compact(d->next_obs, O, src, n);
+    } else {
+        d->next_obs = mem_alloc(n * O * sizeof(float));
+        for (size_t k = 0; k < n; k++) {
+            memcpy(d->next_obs + k * O, r->c[K_OBS].x + (src[k] + 1) * O, O * sizeof(float));
+        }
+    }
+    d->obs = r->c[K_OBS].x;
+    r->c[K_OBS].x = NULL;
+    compact(d->obs, O, src, n);
+    d->act = r->c[K_ACT].x;
+    r->c[K_ACT].x = NULL;
+    compact(d->act, A, src, n);
+    if (o->clip_actions) {
+        const float lim = (float)(1.0 - 1e-5);
+        for (size_t i = 0; i < n * A; i++) {
+            d->act[i] = d->act[i] < -lim ? -lim : (d->act[i] > lim ? lim : d->act[i]);
+        }
+    }
+    if (r->c[K_QPOS].present && o->keep_qpos) {
+        d->nq = (int)r->c[K_QPOS].cols;
+        d->qpos = r->c[K_QPOS].x;
+        r->c[K_QPOS].x = NULL;
+        compact(d->qpos, (size_t)d->nq, src, n);
+    }
+
+    /* rewards, masks, episode ends */
+    d->rew = mem_alloc(n * sizeof(float));
+    d->mask = mem_alloc(n * sizeof(float));
+    d->term = mem_alloc(n);
+    size_t nq = r->c[K_QPOS].cols;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = src[k];
+        if (rw) {
+            d->rew[k] = rw[i] + o->reward_shift;
+            d->mask[k] = mk ? mk[i] : 1.0f - t[i];
+        } else {
+            /* success on the state s of the transition (OGBench singletask relabelling) */
+            const float *q = d->qpos ? d->qpos + k * nq : r->c[K_QPOS].x + i * nq;
+            float dx = q[0] - o->goal_xy[0], dy = q[1] - o->goal_xy[1];
+            float success = sqrtf(dx * dx + dy * dy) <= o->goal_tol ? 1.0f : 0.0f;
+            d->rew[k] = success - 1.0f;
+            d->mask[k] = 1.0f - success;
+        }
+        int last = k + 1 == n || (m != MODE_GIVEN && src[k + 1] != i + 1);
+        d->term[k] = (uint8_t)(last || (m != MODE_SHIFT && t[i] != 0.0f));
+    }
+    d->r_min = 0.0f;
+    d->r_max = 0.0f;
+    for (size_t k = 0; k < n; k++) {
+        d->r_min = d->rew[k] < d->r_min ? d->rew[k] : d->r_min;
+        d->r_max = d->rew[k] > d->r_max ? d->rew[k] : d->r_max;
+    }
+}
+
+/* ---- entry -------------------------------------------------------------------------------- */
+
+enum fmt { FMT_UNKNOWN, FMT_NPZ, FMT_H5 };
+
+static enum fmt sniff(const char *path) {
+    unsigned char b[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        size_t got = fread(b, 1, sizeof b, f);
+        fclose(f);
+        if (got >= 4 && b[0] == 'P' && b[1] == 'K' && (b[2] == 3 || b[2] == 5)) {
+            return FMT_NPZ;
+        }
+        if (got == 8 && memcmp(b, "\x89HDF\r\n\x1a\n", 8) == 0) {
+            return FMT_H5;
+        }
+    }
+    const char *dot = strrchr(path, '.');
+    if (dot && strcmp(dot, ".npz") == 0) {
+        return FMT_NPZ;
+    }
+    if (dot && (!strcmp(dot, ".hdf5") || !strcmp(dot, ".h5") || !strcmp(dot, ".hdf"))) {
+        return FMT_H5;
+    }
+    return FMT_UNKNOWN;
+}
+
+int dataset_load(struct dataset *d, const char *path, const struct dataset_opts *o, char *err,
+                 size_t errsz) {
+    memset(d, 0, sizeof *d);
+    struct dataset_opts def;
+    if (!o) {
+        dataset_opts_default(&def);
+        o = &def;
+    }
+    if (o->relabel && !(isfinite(o->goal_xy[0]) && isfinite(o->goal_xy[1]) &&
+                        isfinite(o->goal_tol) && o->goal_tol > 0.0f)) {
+        seterr(err, errsz, "dataset: %s: relabel needs a finite goal_xy and goal_tol > 0", path);
+        return -1;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        seterr(err, errsz, "dataset: cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    fclose(f);
+    enum fmt fm = sniff(path);
+    if (fm == FMT_UNKNOWN) {
+        seterr(err, errsz,
+               "dataset: %s is neither an .npz (ZIP) nor an HDF5 file; use an "
+               "OGBench .npz or a D4RL .hdf5",
+               path);
+        return -1;
+    }
+    struct raw r;
+    memset(&r, 0, sizeof r);
+    int rc =
+        fm == FMT_NPZ ? raw_from_npz(&r, path, o, err, errsz) : raw_from_h5(&r, path, err, errsz);
+    enum mode m = fm == FMT_H5 ? MODE_D4RL : (r.c[K_NEXT].present ? MODE_GIVEN : MODE_SHIFT);
+    if (rc == 0) {
+        rc = check_shapes(&r, path, m, o, err, errsz);
+    }
+    if (rc == 0) {
+        rc = check_values(&r, path, err, errsz);
+    }
+    size_t *src = NULL, n = 0;
+    if (rc == 0) {
+        size_t N = r.c[K_OBS].rows;
+        src = mem_alloc(N * sizeof *src);
+        for (size_t i = 0; i < N; i++) {
+            if (keep_row(&r, m, i)) {
+                src[n++] = i;
+            }
+        }
+        if (n == 0) {
+            seterr(err, errsz,
+                   "dataset: %s: none of its %zu rows makes a transition (each is "
+                   "terminal, a timeout or the last row)",
+                   path, N);
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        if (r.c[K_REW].present && o->relabel && m != MODE_D4RL) {
+            log_warn("dataset: %s carries its own rewards; goal relabelling not applied", path);
+        }
+        build(d, &r, m, o, src, n);
+        d->format = fm == FMT_H5         ? "d4rl-hdf5"
+                    : m == MODE_GIVEN    ? "npz-transitions"
+                    : r.c[K_REW].present ? "npz"
+                                         : "ogbench-npz";
+        size_t eps = 0;
+        double succ = 0;
+        for (size_t k = 0; k < n; k++) {
+            eps += d->term[k];
+            succ += d->mask[k] == 0.0f;
+        }
+        log_info("dataset: %s (%s): %zu rows -> %zu transitions, %zu episodes, obs %d, act %d, "
+                 "rewards [%g, %g], mask 0 on %.0f",
+                 path, d->format, r.c[K_OBS].rows, n, eps, d->obs_dim, d->act_dim, (double)d->r_min,
+                 (double)d->r_max, succ);
+    }
+    mem_free(src);
+    raw_free(&r);
+    if (rc) {
+        dataset_free(d);
+    }
+    return rc;
+}
