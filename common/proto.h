@@ -35,6 +35,18 @@
 #define PROTO_MAX_TEXT    256        /* ERROR text buffer, NUL included */
 #define PROTO_SMALL_BYTES 512        /* upper bound of HELLO, CONTROL, ERROR and BYE */
 
+/* elements per message in this version (version, kind, ..., checksum), and the checksum field:
+ * always 0xcf + 8 bytes big-endian, the message's last bytes */
+enum proto_fields {
+    PROTO_FIELDS_HELLO = 10,
+    PROTO_FIELDS_TRANSITIONS = 20,
+    PROTO_FIELDS_WEIGHTS = 6,
+    PROTO_FIELDS_CONTROL = 6,
+    PROTO_FIELDS_ERROR = 5,
+    PROTO_FIELDS_BYE = 7,
+};
+#define PROTO_CHECKSUM_BYTES 9
+
 /* message kinds; the numbers are frozen across protocol versions */
 enum proto_kind {
     PROTO_KIND_HELLO = 1,       /* actor → learner, first message */
@@ -92,12 +104,12 @@ void proto_buf_init(struct proto_buf *b, size_t reserve);
 void proto_buf_free(struct proto_buf *b);
 
 struct proto_hello {
-    uint32_t rank;                /* actor's MPI rank, >= 1 */
+    uint32_t rank;                 /* actor's MPI rank, >= 1 */
     char env_name[PROTO_MAX_NAME]; /* NUL-terminated, printable ASCII */
-    uint32_t obs_dim, act_dim;    /* O, A */
-    uint32_t num_envs;            /* E envs stepped by this actor */
-    uint32_t max_batch;           /* most transitions it will put in one message */
-    uint64_t seed;                /* the actor's seed, for the learner's log */
+    uint32_t obs_dim, act_dim;     /* O, A */
+    uint32_t num_envs;             /* E envs stepped by this actor */
+    uint32_t max_batch;            /* most transitions it will put in one message */
+    uint64_t seed;                 /* the actor's seed, for the learner's log */
 };
 
 struct proto_episode {
@@ -150,27 +162,26 @@ enum proto_ctrl {
 
 struct proto_bye {
     uint32_t rank;
-    uint64_t env_steps;   /* total env steps */
-    uint64_t sent;        /* transitions sent */
-    uint64_t episodes;    /* episodes finished */
+    uint64_t env_steps; /* total env steps */
+    uint64_t sent;      /* transitions sent */
+    uint64_t episodes;  /* episodes finished */
 };
 
 struct proto_error {
-    uint32_t version; /* the sender's protocol version (any: ERROR's layout is frozen) */
-    uint32_t code;    /* an enum proto_status, or another code the sender documents */
+    uint32_t version;          /* the sender's protocol version (any: ERROR's layout is frozen) */
+    uint32_t code;             /* an enum proto_status, or another code the sender documents */
     char text[PROTO_MAX_TEXT]; /* NUL-terminated, non-printable bytes replaced by '?' */
 };
 
 /* Encoders replace out's content with one message. They check sizes (names, n <= cap, n >= 1,
  * k <= n), not values: NaN encodes, so tests can send it. Return 0, or -1 with err. */
-int proto_encode_hello(struct proto_buf *out, const struct proto_hello *h, char *err,
-                       size_t errsz);
+int proto_encode_hello(struct proto_buf *out, const struct proto_hello *h, char *err, size_t errsz);
 /* b->n rows and b->n_episodes episodes with b's rank, seq and env_steps */
 int proto_encode_transitions(struct proto_buf *out, const struct proto_batch *b, char *err,
                              size_t errsz);
 /* params: (n_params) the flat policy block */
-int proto_encode_weights(struct proto_buf *out, uint32_t wver, const float *params,
-                         size_t n_params, char *err, size_t errsz);
+int proto_encode_weights(struct proto_buf *out, uint32_t wver, const float *params, size_t n_params,
+                         char *err, size_t errsz);
 int proto_encode_control(struct proto_buf *out, const struct proto_control *c, char *err,
                          size_t errsz);
 /* text is truncated to PROTO_MAX_TEXT - 1 bytes */
@@ -199,13 +210,13 @@ struct proto_transitions {
     uint32_t rank;
     uint64_t seq, env_steps;
     uint32_t n, obs_dim, act_dim, n_episodes;
-    uint32_t n_terminal;                   /* rows with terminal = 1 */
-    uint32_t wver_min, wver_max;           /* over the n rows */
-    uint64_t wver_sum;                     /* for mean policy lag */
-    const unsigned char *obs, *act, *rew;  /* borrowed: f32 (n,O), (n,A), (n) */
-    const unsigned char *terminal, *mask;  /* borrowed: u8 (n) */
-    const unsigned char *next_obs;         /* borrowed: f32 (n,O) */
-    const unsigned char *wver;             /* borrowed: u32 (n) */
+    uint32_t n_terminal;                               /* rows with terminal = 1 */
+    uint32_t wver_min, wver_max;                       /* over the n rows */
+    uint64_t wver_sum;                                 /* for mean policy lag */
+    const unsigned char *obs, *act, *rew;              /* borrowed: f32 (n,O), (n,A), (n) */
+    const unsigned char *terminal, *mask;              /* borrowed: u8 (n) */
+    const unsigned char *next_obs;                     /* borrowed: f32 (n,O) */
+    const unsigned char *wver;                         /* borrowed: u32 (n) */
     const unsigned char *ep_ret, *ep_len, *ep_success; /* borrowed: f32, u32, u8 (n_episodes) */
 };
 
@@ -244,9 +255,8 @@ struct proto_episode proto_transitions_episode(const struct proto_transitions *t
 /* copies a decoded message into b (same dims, cap >= t->n), header fields included */
 void proto_transitions_read(const struct proto_transitions *t, struct proto_batch *b);
 /* params: (d->n_params), written only on success */
-enum proto_status proto_decode_weights(uint32_t *wver, float *params, const void *msg,
-                                       size_t len, const struct proto_dims *d, char *err,
-                                       size_t errsz);
+enum proto_status proto_decode_weights(uint32_t *wver, float *params, const void *msg, size_t len,
+                                       const struct proto_dims *d, char *err, size_t errsz);
 enum proto_status proto_decode_control(struct proto_control *out, const void *msg, size_t len,
                                        char *err, size_t errsz);
 /* accepts any protocol version, so a mismatched peer can still read why it was refused */
@@ -265,9 +275,9 @@ struct proto_stats {
     uint64_t ok;                      /* messages accepted */
     uint64_t bad[PROTO_STATUS_COUNT]; /* dropped, by reason (bad[PROTO_OK] stays 0) */
     uint64_t bad_total;
-    uint64_t suppressed;              /* drops not logged since the last log line */
-    double last_log;                  /* now_sec() of the last line; 0 = never */
-    double log_interval;              /* seconds between lines; 0 means 2 s */
+    uint64_t suppressed; /* drops not logged since the last log line */
+    double last_log;     /* now_sec() of the last line; 0 = never */
+    double log_interval; /* seconds between lines; 0 means 2 s */
 };
 
 /* counts st (PROTO_OK counts as accepted); a drop logs one warn line with the sender's rank and

@@ -11,7 +11,7 @@
 
 enum { BO = 29, BA = 8, BB = 256, RING = 1 << 16, WINDOWS = 5 };
 #define WINDOW_SEC 0.1
-#define N_POLICY 800000 /* about the paper's 4x512 one-step policy for Ant */
+#define N_POLICY   800000 /* about the paper's 4x512 one-step policy for Ant */
 
 /* everything the timed loops touch */
 struct bench_state {
@@ -32,8 +32,8 @@ static void ingest_once(struct bench_state *s) {
         return;
     }
     size_t at = s->slot;
-    struct proto_rows rows = {s->obs + at * BO, s->act + at * BA,      s->rew + at,
-                              s->term + at,     s->mask + at, s->next_obs + at * BO, NULL};
+    struct proto_rows rows = {s->obs + at * BO, s->act + at * BA,      s->rew + at, s->term + at,
+                              s->mask + at,     s->next_obs + at * BO, NULL};
     proto_transitions_copy(&t, 0, t.n, &rows);
     s->slot = (s->slot + BB) % RING;
 }

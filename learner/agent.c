@@ -327,18 +327,35 @@ static void put_zt(struct agent *a, float *X, const float *z, const float *t, fl
     }
 }
 
-/* Euler read-out (spec §3.4) for member e with weights w: z (n) in place, X has obs/action
- * columns filled */
-static void integrate(struct agent *a, const float *w, int e, float *X, float *z, int n, int K) {
+void flow_euler(float *z, int n, int K, flow_field_fn field, void *ctx, float *v) {
     float dt = 1.0f / (float)K;
     for (int i = 0; i < K; i++) {
-        put_zt(a, X, z, NULL, (float)i / (float)K, n);
-        mlp_infer(&a->critic, w, e, &a->t_critic, X, n);
-        const float *v = a->t_critic.out;
+        field(ctx, z, (float)i / (float)K, n, v);
         for (int r = 0; r < n; r++) {
             z[r] += dt * v[r];
         }
     }
+}
+
+struct critic_field {
+    struct agent *a;
+    const float *w;
+    int e;
+    float *X;
+};
+
+/* the flow critic as a velocity field: X has the obs/action columns filled */
+static void critic_field_eval(void *ctx, const float *z, float t, int n, float *v) {
+    struct critic_field *f = ctx;
+    put_zt(f->a, f->X, z, NULL, t, n);
+    mlp_infer(&f->a->critic, f->w, f->e, &f->a->t_critic, f->X, n);
+    memcpy(v, f->a->t_critic.out, sizeof(float) * (size_t)n);
+}
+
+/* Euler read-out (spec §3.4) for member e with weights w: z (n) in place */
+static void integrate(struct agent *a, const float *w, int e, float *X, float *z, int n, int K) {
+    struct critic_field f = {a, w, e, X};
+    flow_euler(z, n, K, critic_field_eval, &f, a->t_critic.d0);
 }
 
 static void onestep_actions(struct agent *a, const float *obs, const float *eps, int n, int rep,

@@ -141,6 +141,12 @@ void agent_critic_q(struct agent *a, const float *obs, const float *act, int n, 
 /* the acting policy: a = clip(mu(s, eps), -1, 1) for n rows (n <= maxB*R) */
 void agent_act(struct agent *a, const float *obs, const float *eps, int n, float *act);
 
+/* K-step Euler integration with the left-endpoint grid t_i = i/K (spec §3.4, P13):
+ * z <- z + (1/K) v(z, t_i), i = 0..K-1; field writes v (n) for the n states z at time t;
+ * v is caller scratch of n floats */
+typedef void (*flow_field_fn)(void *ctx, const float *z, float t, int n, float *v);
+void flow_euler(float *z, int n, int K, flow_field_fn field, void *ctx, float *v);
+
 /* analytic matmul FLOPs of one update */
 double agent_update_flops(const struct agent *a);
 

@@ -844,7 +844,7 @@ static int read_rows(const char *path, int width, float **out, int *n, char *err
             return -1;
         }
         if (a.ndim != 2 || a.shape[1] != width || a.shape[0] < 1) {
-            snprintf(err, errsz, "%s: expected shape (n, %d) = obs then action per row, got %d-d",
+            snprintf(err, errsz, "%.300s: expected shape (n, %d) = obs then action per row, got %d-d",
                      path, width, a.ndim);
             npy_free(&a);
             return -1;
@@ -852,14 +852,14 @@ static int read_rows(const char *path, int width, float **out, int *n, char *err
         *n = (int)a.shape[0];
         *out = mem_alloc(sizeof(float) * a.count);
         if (npy_to_f32(&a, *out)) {
-            snprintf(err, errsz, "%s: not a numeric array", path);
+            snprintf(err, errsz, "%.300s: not a numeric array", path);
             npy_free(&a);
             mem_free(*out);
             return -1;
         }
         npy_free(&a);
         if (!all_finite(*out, (size_t)*n * width)) {
-            snprintf(err, errsz, "%s: holds NaN or Inf", path);
+            snprintf(err, errsz, "%.300s: holds NaN or Inf", path);
             mem_free(*out);
             return -1;
         }
@@ -867,7 +867,7 @@ static int read_rows(const char *path, int width, float **out, int *n, char *err
     }
     FILE *f = fopen(path, "r");
     if (!f) {
-        snprintf(err, errsz, "cannot open %s: %s", path, strerror(errno));
+        snprintf(err, errsz, "cannot open %.300s: %s", path, strerror(errno));
         return -1;
     }
     size_t cap = 1024, cnt = 0;
@@ -901,7 +901,7 @@ static int read_rows(const char *path, int width, float **out, int *n, char *err
                 break;
             }
             if (!isfinite(x)) {
-                snprintf(err, errsz, "%s:%d: value %d is not finite", path, lineno, k + 1);
+                snprintf(err, errsz, "%.300s:%d: value %d is not finite", path, lineno, k + 1);
                 fclose(f);
                 mem_free(v);
                 return -1;
@@ -913,7 +913,7 @@ static int read_rows(const char *path, int width, float **out, int *n, char *err
             p++;
         }
         if (k != width || *p) {
-            snprintf(err, errsz, "%s:%d: expected %d numbers (obs then action), got %d%s", path,
+            snprintf(err, errsz, "%.300s:%d: expected %d numbers (obs then action), got %d%s", path,
                      lineno, width, k, *p ? " and trailing text" : "");
             fclose(f);
             mem_free(v);
@@ -923,7 +923,7 @@ static int read_rows(const char *path, int width, float **out, int *n, char *err
     }
     fclose(f);
     if (cnt == 0) {
-        snprintf(err, errsz, "%s: no rows (each row: obs then action, %d numbers)", path, width);
+        snprintf(err, errsz, "%.300s: no rows (each row: obs then action, %d numbers)", path, width);
         mem_free(v);
         return -1;
     }

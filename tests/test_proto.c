@@ -52,8 +52,8 @@ static const struct proto_dims DIMS_SMALL = {
 
 /* a small batch with awkward floats: -0.0, denormals, extremes */
 static void fill_batch(struct proto_batch *b, struct rng *r, uint32_t n) {
-    static const float special[] = {-0.0f, 0.0f, 1e-45f, -1.17549421e-38f, FLT_MAX, -FLT_MAX,
-                                    FLT_MIN, 1.0f, -1.0f, 3.14159274f};
+    static const float special[] = {-0.0f,   0.0f, 1e-45f, -1.17549421e-38f, FLT_MAX, -FLT_MAX,
+                                    FLT_MIN, 1.0f, -1.0f,  3.14159274f};
     proto_batch_clear(b);
     for (uint32_t i = 0; i < n; i++) {
         float obs[64], act[64], nobs[64];
@@ -124,8 +124,8 @@ static void test_roundtrip_transitions(void) {
         CHECK(proto_encode_transitions(&out, &b, err, sizeof err) == 0, "%s", err);
         CHECK(out.size <= proto_transitions_max_bytes(3, 2, n), "max_bytes bound, n=%u", n);
         struct proto_transitions t;
-        enum proto_status st = proto_decode_transitions(&t, out.data, out.size, &DIMS_SMALL, err,
-                                                        sizeof err);
+        enum proto_status st =
+            proto_decode_transitions(&t, out.data, out.size, &DIMS_SMALL, err, sizeof err);
         CHECK(st == PROTO_OK, "decode n=%u: %s", n, err);
         if (st != PROTO_OK) {
             continue;
@@ -146,8 +146,8 @@ static void test_roundtrip_transitions(void) {
     b.next_obs[2] = -1e-40f;
     proto_encode_transitions(&out, &b, err, sizeof err);
     struct proto_transitions t;
-    CHECK(proto_decode_transitions(&t, out.data, out.size, &DIMS_SMALL, err, sizeof err) == 0,
-          "%s", err);
+    CHECK(proto_decode_transitions(&t, out.data, out.size, &DIMS_SMALL, err, sizeof err) == 0, "%s",
+          err);
     proto_transitions_read(&t, &got);
     uint32_t u0, u1, u2;
     memcpy(&u0, &got.obs[0], 4);
@@ -159,13 +159,13 @@ static void test_roundtrip_transitions(void) {
     // copy into replay-like rows, with a wrap (two copies)
     fill_batch(&b, &r, 5);
     proto_encode_transitions(&out, &b, err, sizeof err);
-    CHECK(proto_decode_transitions(&t, out.data, out.size, &DIMS_SMALL, err, sizeof err) == 0,
-          "%s", err);
+    CHECK(proto_decode_transitions(&t, out.data, out.size, &DIMS_SMALL, err, sizeof err) == 0, "%s",
+          err);
     enum { CAP = 7 };
     float obs[CAP * 3], act[CAP * 2], rew[CAP], term[CAP], mask[CAP], nobs[CAP * 3];
     uint32_t wv[CAP];
     size_t slot = 5, first = CAP - slot; // rows 0,1 go to slots 5,6, rows 2..4 to slots 0..2
-    struct proto_rows a = {obs + slot * 3, act + slot * 2, rew + slot, term + slot,
+    struct proto_rows a = {obs + slot * 3, act + slot * 2,  rew + slot, term + slot,
                            mask + slot,    nobs + slot * 3, wv + slot};
     struct proto_rows z = {obs, act, rew, term, mask, nobs, wv};
     proto_transitions_copy(&t, 0, (uint32_t)first, &a);
@@ -224,16 +224,20 @@ static void test_roundtrip_small_kinds(void) {
     proto_buf_init(&out, 0);
     struct proto_dims d = DIMS_SMALL;
 
-    struct proto_hello h = {.rank = 2, .obs_dim = 3, .act_dim = 2, .num_envs = 16,
-                            .max_batch = 8, .seed = 0xdeadbeefcafef00dULL};
+    struct proto_hello h = {.rank = 2,
+                            .obs_dim = 3,
+                            .act_dim = 2,
+                            .num_envs = 16,
+                            .max_batch = 8,
+                            .seed = 0xdeadbeefcafef00dULL};
     snprintf(h.env_name, sizeof h.env_name, "antmaze-large-navigate-singletask-v0");
     CHECK(proto_encode_hello(&out, &h, err, sizeof err) == 0, "%s", err);
     CHECK(out.size <= PROTO_SMALL_BYTES, "hello size");
     struct proto_hello hg;
     CHECK(proto_decode_hello(&hg, out.data, out.size, err, sizeof err) == PROTO_OK, "%s", err);
     CHECK(hg.rank == h.rank && !strcmp(hg.env_name, h.env_name) && hg.obs_dim == h.obs_dim &&
-              hg.act_dim == h.act_dim && hg.num_envs == h.num_envs &&
-              hg.max_batch == h.max_batch && hg.seed == h.seed,
+              hg.act_dim == h.act_dim && hg.num_envs == h.num_envs && hg.max_batch == h.max_batch &&
+              hg.seed == h.seed,
           "hello round trip");
     CHECK(proto_check_hello(&hg, &d, "antmaze-large-navigate-singletask-v0", err, sizeof err) ==
               PROTO_OK,
@@ -261,8 +265,7 @@ static void test_roundtrip_small_kinds(void) {
     CHECK(wv == 77 && !memcmp(w, wg, sizeof w), "weights round trip");
     d.n_params = 6;
     float w6[6];
-    CHECK(proto_decode_weights(&wv, w6, out.data, out.size, &d, err, sizeof err) ==
-              PROTO_ERR_DIMS,
+    CHECK(proto_decode_weights(&wv, w6, out.data, out.size, &d, err, sizeof err) == PROTO_ERR_DIMS,
           "weights n_params mismatch");
     d = DIMS_SMALL;
     w[2] = NAN;
@@ -301,8 +304,7 @@ static void test_roundtrip_small_kinds(void) {
     struct proto_bye y = {5, 1ULL << 40, 999, 12}, yg;
     proto_encode_bye(&out, &y, err, sizeof err);
     CHECK(proto_decode_bye(&yg, out.data, out.size, err, sizeof err) == PROTO_OK, "%s", err);
-    CHECK(yg.rank == 5 && yg.env_steps == 1ULL << 40 && yg.sent == 999 && yg.episodes == 12,
-          "bye");
+    CHECK(yg.rank == 5 && yg.env_steps == 1ULL << 40 && yg.sent == 999 && yg.episodes == 12, "bye");
 
     struct proto_error e;
     proto_encode_error(&out, PROTO_ERR_VERSION, "learner speaks v1\n\x01", err, sizeof err);
@@ -391,8 +393,8 @@ static void test_truncation_and_flips(void) {
         free(m);
     }
     CHECK(flips_ok, "byte flips: error or equal");
-    CHECK(errors + unchanged == trials, "all %d changed messages rejected (%d errors, %d unchanged)",
-          trials, errors, unchanged);
+    CHECK(errors + unchanged == trials,
+          "all %d changed messages rejected (%d errors, %d unchanged)", trials, errors, unchanged);
 
     // the same for the other kinds, each prefix and 500 flips
     struct proto_buf o2;
@@ -405,11 +407,21 @@ static void test_truncation_and_flips(void) {
     int other_ok = 1;
     for (int kind = 0; kind < 5; kind++) {
         switch (kind) {
-            case 0: proto_encode_hello(&o2, &h, err, sizeof err); break;
-            case 1: proto_encode_weights(&o2, 3, w, 5, err, sizeof err); break;
-            case 2: proto_encode_control(&o2, &c, err, sizeof err); break;
-            case 3: proto_encode_bye(&o2, &y, err, sizeof err); break;
-            default: proto_encode_error(&o2, 1, "no", err, sizeof err); break;
+            case 0:
+                proto_encode_hello(&o2, &h, err, sizeof err);
+                break;
+            case 1:
+                proto_encode_weights(&o2, 3, w, 5, err, sizeof err);
+                break;
+            case 2:
+                proto_encode_control(&o2, &c, err, sizeof err);
+                break;
+            case 3:
+                proto_encode_bye(&o2, &y, err, sizeof err);
+                break;
+            default:
+                proto_encode_error(&o2, 1, "no", err, sizeof err);
+                break;
         }
         for (size_t k = 0; k <= o2.size + 500; k++) {
             size_t ml = k < o2.size ? k : o2.size;
@@ -425,12 +437,21 @@ static void test_truncation_and_flips(void) {
             uint32_t wv;
             enum proto_status st;
             switch (kind) {
-                case 0: st = proto_decode_hello(&hg, m, ml, err, sizeof err); break;
-                case 1: st = proto_decode_weights(&wv, wg, m, ml, &DIMS_SMALL, err, sizeof err);
-                        break;
-                case 2: st = proto_decode_control(&cg, m, ml, err, sizeof err); break;
-                case 3: st = proto_decode_bye(&yg, m, ml, err, sizeof err); break;
-                default: st = proto_decode_error(&eg, m, ml, err, sizeof err); break;
+                case 0:
+                    st = proto_decode_hello(&hg, m, ml, err, sizeof err);
+                    break;
+                case 1:
+                    st = proto_decode_weights(&wv, wg, m, ml, &DIMS_SMALL, err, sizeof err);
+                    break;
+                case 2:
+                    st = proto_decode_control(&cg, m, ml, err, sizeof err);
+                    break;
+                case 3:
+                    st = proto_decode_bye(&yg, m, ml, err, sizeof err);
+                    break;
+                default:
+                    st = proto_decode_error(&eg, m, ml, err, sizeof err);
+                    break;
             }
             other_ok &= st != PROTO_OK;
             free(m);
@@ -611,12 +632,11 @@ static void test_validation(void) {
 
     // weight versions newer than published
     d.wver_max = 9; // rows carry 7..10
-    CHECK(proto_decode_transitions(&t, out.data, out.size, &d, err, sizeof err) ==
-              PROTO_ERR_RANGE,
+    CHECK(proto_decode_transitions(&t, out.data, out.size, &d, err, sizeof err) == PROTO_ERR_RANGE,
           "future weight version");
     d.wver_max = 10;
-    CHECK(proto_decode_transitions(&t, out.data, out.size, &d, err, sizeof err) == PROTO_OK,
-          "%s", err);
+    CHECK(proto_decode_transitions(&t, out.data, out.size, &d, err, sizeof err) == PROTO_OK, "%s",
+          err);
     CHECK(t.wver_sum == 7 + 8 + 9 + 10, "wver sum");
     d = DIMS_SMALL;
 
@@ -658,9 +678,9 @@ static void test_validation(void) {
 static void test_hostile_sizes(void) {
     // declared sizes far beyond the bytes: refused without allocating (msgpack-c would malloc)
     static const unsigned char bombs[][12] = {
-        {0xdd, 0x12, 0x12, 0x12, 0x12},                   // array32, n = 303M
-        {0xdf, 0xff, 0xff, 0xff, 0xff},                   // map32
-        {0xdc, 0xff, 0xff, 0x01, 0x02},                   // array16 65535, version 1, kind 2
+        {0xdd, 0x12, 0x12, 0x12, 0x12}, // array32, n = 303M
+        {0xdf, 0xff, 0xff, 0xff, 0xff}, // map32
+        {0xdc, 0xff, 0xff, 0x01, 0x02}, // array16 65535, version 1, kind 2
         {0xdc, 0x00, 0x14, 0x01, 0x02, 0xc6, 0xff, 0xff, 0xff, 0xff}, // bin32 4 GiB as rank
         {0x9a, 0x01, 0x01, 0x01, 0xdb, 0xff, 0xff, 0xff, 0xff, 0x41}, // str32 4 GiB env name
         {0x96, 0x01, 0x03, 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
@@ -703,9 +723,8 @@ static void test_hostile_sizes(void) {
     // a hand-built message with n = 65535, obs_dim 3 act 2, no bodies
     unsigned char hand[64];
     size_t k = 0;
-    const unsigned char head[] = {0xdc, 0x00, 0x14, 0x01, 0x02, 0x01, 0x00, 0x00,
-                                  0xcd, 0xff, 0xff, 0x03, 0x02, 0x00, 0xc6, 0xff,
-                                  0xff, 0xff, 0xff};
+    const unsigned char head[] = {0xdc, 0x00, 0x14, 0x01, 0x02, 0x01, 0x00, 0x00, 0xcd, 0xff,
+                                  0xff, 0x03, 0x02, 0x00, 0xc6, 0xff, 0xff, 0xff, 0xff};
     memcpy(hand, head, sizeof head);
     k = sizeof head;
     memset(hand + k, 0, 9);
