@@ -57,6 +57,11 @@ static int bench_main(int argc, char **argv) {
     return 0;
 }
 
+/* collect_main takes argv[0] = its own name */
+static int collect_cmd(int argc, char **argv) {
+    return collect_main(argc + 1, argv - 1);
+}
+
 struct subcommand {
     const char *name;
     int (*fn)(int, char **);
@@ -67,7 +72,7 @@ static const struct subcommand CMDS[] = {
     {"train", train_main, "offline floq/FQL training, then online fine-tuning (mpirun for actors)"},
     {"q", q_main, "print Q(s,a) from a checkpoint, any number of integration steps"},
     {"eval", eval_main, "evaluate a checkpoint's policy: success rate / return / D4RL score"},
-    {"collect", collect_main, "generate an OGBench-format dataset (random / expert / checkpoint)"},
+    {"collect", collect_cmd, "generate an OGBench-format dataset (random / expert / checkpoint)"},
     {"bench", bench_main, "benchmarks against same-run references (sgemm, mj_step, memcpy)"},
 };
 

@@ -140,6 +140,10 @@ static void train_defaults(struct train_cfg *tc, int kind) {
 }
 
 #define NOPT 96
+/* accepted for compatibility with the reference's flags, not used */
+static int g_time_embed_dim = 64, g_use_resnets, g_num_transformations = 2;
+static char g_agent_name[16], g_encoder[16];
+
 static int train_opts(struct train_cfg *tc, struct cfg_opt *o) {
     struct agent_cfg *c = &tc->ac;
     int n = 0;
@@ -197,19 +201,19 @@ static int train_opts(struct train_cfg *tc, struct cfg_opt *o) {
     ADD(CFG_BOOL("agent.train_at_zero_only", &c->train_at_zero_only, "train the flow field at t = 0 only"));
     ADD(CFG_BOOL("agent.embed_time", &c->embed_time, "embed t (cos t) instead of raw t"));
     ADD(CFG_CHOICE("agent.time_embed", &c->time_embed, "cos|fourier", "time embedding (cos: released code; fourier: 64 cos(k pi t))"));
-    ADD(CFG_INT("agent.time_embed_dim", &(int){64}, 1, 4096, "accepted; unused by the released code"));
+    ADD(CFG_INT("agent.time_embed_dim", &g_time_embed_dim, 1, 4096, "accepted; unused by the released code"));
     ADD(CFG_BOOL("agent.use_prob_embed", &c->use_prob_embed, "HL-Gauss embedding of the interpolant"));
     ADD(CFG_INT("agent.num_bins", &c->num_bins, 2, HLGAUSS_MAX_BINS, "HL-Gauss bin edges (features = num_bins - 1)"));
     ADD(CFG_FLOAT("agent.sigma", &c->sigma, 1e-6, 1e6, "HL-Gauss sigma in bin widths"));
     ADD(CFG_FLOAT("agent.reward_offset", &c->reward_offset, 0, 1e6, "support margin"));
     ADD(CFG_INT("agent.block_width", &c->block_width, 1, 8192, "flow critic width"));
     ADD(CFG_INT("agent.block_depth", &c->block_depth, 1, MLP_MAX_HIDDEN, "flow critic depth"));
-    ADD(CFG_BOOL("agent.use_resnets", &(int){0}, "ResNet flow critic: not implemented (off in the paper's runs)"));
-    ADD(CFG_INT("agent.num_transformations", &(int){2}, 1, 64, "ResNet blocks (unused)"));
+    ADD(CFG_BOOL("agent.use_resnets", &g_use_resnets, "ResNet flow critic: not implemented (off in the paper's runs)"));
+    ADD(CFG_INT("agent.num_transformations", &g_num_transformations, 1, 64, "ResNet blocks (unused)"));
     ADD(CFG_BOOL("agent.activate_before_layernorm", &c->activate_before_layernorm, "GELU before LayerNorm (only true)"));
     ADD(CFG_BOOL("agent.gelu_exact", &c->gelu_exact, "exact erf GELU instead of the tanh approximation"));
-    ADD(CFG_STR("agent.agent_name", &(char[16]){0}, 16, "accepted; --agent selects the agent"));
-    ADD(CFG_STR("agent.encoder", &(char[16]){0}, 16, "accepted; only state-based (no encoder)"));
+    ADD(CFG_STR("agent.agent_name", g_agent_name, sizeof g_agent_name, "accepted; --agent selects the agent"));
+    ADD(CFG_STR("agent.encoder", g_encoder, sizeof g_encoder, "accepted; only state-based (no encoder)"));
 #undef ADD
     FLOQ_ASSERT(n <= NOPT);
     return n;
@@ -252,6 +256,11 @@ static int parse_train(struct train_cfg *tc, int argc, char **argv, char *err, s
         return -1;
     }
     snprintf(tc->agent, sizeof tc->agent, "%s", kind == AGENT_FQL ? "fql" : "floq");
+    if (g_use_resnets) {
+        snprintf(err, errsz, "--agent.use_resnets=true: the ResNet flow critic is not implemented "
+                             "(the paper's floq runs use the plain MLP); drop the flag");
+        return -1;
+    }
     if (tc->p_aug[0] || tc->frame_stack[0]) {
         snprintf(err, errsz, "--p_aug / --frame_stack: visual observations are not supported "
                              "(floq C is state-based); drop the flag");

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# train_test — floq train / q / eval end to end on a problem with a closed-form Q:
+# a deterministic 5-state chain, r = -1, terminal at the end, gamma 0.9:
+#   Q*(s, a) = -(1 - 0.9^(5 - s)) / 0.1 = -4.0951 -3.439 -2.71 -1.9 -1.0 for every action.
+# Checks: floq and fql learn it (|Q - Q*| <= 0.15 after 3000 updates), an offline run is
+# bit-for-bit repeatable, a resumed run equals an uninterrupted one, and bad inputs fail cleanly.
+set -u
+build=${1:-build}
+floq=$build/floq
+mk=$build/tests/tool_mkdata
+export OPENBLAS_NUM_THREADS=1
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+check() { if eval "$1"; then ok; else bad "$2"; fi; }
+
+$mk chain "$T/chain.npz" 5 4000 1 || bad "tool_mkdata chain"
+$mk qinput "$T/q.txt" 5
+common=(--env_name chain-v0 --dataset "$T/chain.npz" --preset tiny --agent.discount 0.9
+        --agent.tau 0.05 --log_interval 500 --eval_interval 0 --seed 3)
+
+within() {  # file with one Q per row (after a comment line) vs the closed form
+  awk 'BEGIN{split("-4.0951 -3.439 -2.71 -1.9 -1.0", q, " "); worst = 0}
+       /^#/ {next} {i++; d = $1 - q[i]; if (d < 0) d = -d; if (d > worst) worst = d}
+       END {printf "max |Q - Q*| = %.4f\n", worst; exit !(i == 5 && worst <= 0.15)}' "$1"
+}
+
+# floq learns the closed-form Q
+$floq train "${common[@]}" --offline_steps 3000 --run_dir "$T/a" 2>"$T/a.log" || bad "floq train exit $?"
+ck=$T/a/checkpoints/ckpt-0000003000.ckpt
+check "[ -f '$ck' ]" "checkpoint written"
+check "[ -s '$T/a/metrics.csv' ] && head -1 '$T/a/metrics.csv' | grep -q floq_loss" "metrics.csv with losses"
+check "grep -q '\"agent.critic_flow_steps\": \"3\"' '$T/a/config.json'" "config.json holds the resolved config"
+$floq q --checkpoint "$ck" --input "$T/q.txt" >"$T/qa.txt" || bad "floq q exit"
+if within "$T/qa.txt"; then ok; else bad "floq Q within 0.15 of Q*"; cat "$T/qa.txt"; fi
+# more integration steps at read-out time (the test-time compute knob) stays accurate
+$floq q --checkpoint "$ck" --input "$T/q.txt" --flow_steps 12 --noise_samples 16 >"$T/qk.txt" || bad "floq q --flow_steps"
+if within "$T/qk.txt"; then ok; else bad "floq Q with K'=12, R'=16 within 0.15"; fi
+check "grep -q 'flow_steps 12, noise_samples 16' '$T/qk.txt'" "q reports the read-out settings"
+
+# same seed, same threads: bit-for-bit the same run
+$floq train "${common[@]}" --offline_steps 3000 --run_dir "$T/b" 2>/dev/null || bad "second run"
+$floq q --checkpoint "$T/b/checkpoints/ckpt-0000003000.ckpt" --input "$T/q.txt" --members >"$T/qb.txt"
+$floq q --checkpoint "$ck" --input "$T/q.txt" --members >"$T/qa2.txt"
+check "diff <(tail -n +2 '$T/qa2.txt') <(tail -n +2 '$T/qb.txt') >/dev/null" "repeat run gives identical Q"
+check "diff <(cut -d, -f1,2,5- '$T/a/metrics.csv') <(cut -d, -f1,2,5- '$T/b/metrics.csv') >/dev/null" \
+  "repeat run gives identical losses in metrics.csv"
+
+# stop at 1500, resume to 3000: identical to the uninterrupted run
+$floq train "${common[@]}" --offline_steps 1500 --run_dir "$T/c" 2>/dev/null || bad "run to 1500"
+$floq train --resume "$T/c" --offline_steps 3000 2>"$T/c.log" || { bad "resume exit"; cat "$T/c.log"; }
+$floq q --checkpoint "$T/c/checkpoints/ckpt-0000003000.ckpt" --input "$T/q.txt" --members >"$T/qc.txt"
+check "diff <(tail -n +2 '$T/qa2.txt') <(tail -n +2 '$T/qc.txt') >/dev/null" "resumed run equals the uninterrupted one"
+
+# the FQL baseline on the same data
+$floq train "${common[@]}" --agent fql --offline_steps 3000 --run_dir "$T/f" 2>/dev/null || bad "fql train"
+$floq q --checkpoint "$T/f/checkpoints/ckpt-0000003000.ckpt" --input "$T/q.txt" >"$T/qf.txt" || bad "fql q"
+if within "$T/qf.txt"; then ok; else bad "fql Q within 0.15 of Q*"; fi
+check "head -1 '$T/qf.txt' | grep -q 'agent fql'" "q reads fql checkpoints"
+
+# bad inputs: clear one-line errors, non-zero exit, nothing half-written
+for kind in bad-nan bad-dtype bad-len bad-missing; do
+  $mk $kind "$T/$kind.npz"
+  $floq train "${common[@]}" --dataset "$T/$kind.npz" --offline_steps 10 --run_dir "$T/x-$kind" 2>"$T/err.txt"
+  rc=$?
+  check "[ $rc -ne 0 ] && [ \$(wc -l <'$T/err.txt') -le 2 ] && grep -q '$T/$kind.npz' '$T/err.txt'" \
+    "$kind dataset: non-zero exit and one line naming the file ($(head -c 200 "$T/err.txt"))"
+done
+grep -q rewards "$T/err.txt" 2>/dev/null || true
+head -c 3000 "$T/chain.npz" >"$T/trunc.npz"
+$floq train "${common[@]}" --dataset "$T/trunc.npz" --offline_steps 10 --run_dir "$T/x-t" 2>"$T/err.txt"
+check "[ $? -ne 0 ] && grep -q trunc.npz '$T/err.txt'" "truncated zip: clear error ($(head -c 200 "$T/err.txt"))"
+$floq train --seeed 1 2>"$T/err.txt"
+check "[ $? -eq 2 ] && grep -q -- '--seed' '$T/err.txt'" "unknown flag: exit 2 and the closest flag"
+$floq train "${common[@]}" --agent.q_agg max 2>"$T/err.txt"
+check "[ $? -eq 2 ] && grep -q 'mean|min' '$T/err.txt'" "bad value: exit 2 and the valid ones"
+$floq trian 2>"$T/err.txt"
+check "[ $? -eq 2 ] && grep -q \"'train'\" '$T/err.txt'" "unknown subcommand: exit 2 and the closest one"
+for sub in train q eval collect bench; do
+  $floq $sub --help >/dev/null 2>&1
+  check "[ $? -eq 0 ]" "floq $sub --help"
+done
+printf '0.1 0.2 0.3\n' >"$T/badq.txt"
+$floq q --checkpoint "$ck" --input "$T/badq.txt" 2>"$T/err.txt"
+check "[ $? -ne 0 ] && grep -q 'expected 2 numbers' '$T/err.txt'" "q input of the wrong width"
+head -c 500 "$ck" >"$T/cut.ckpt"
+$floq q --checkpoint "$T/cut.ckpt" --input "$T/q.txt" 2>"$T/err.txt"
+check "[ $? -ne 0 ] && grep -q truncated '$T/err.txt'" "truncated checkpoint: clear error"
+
+echo "train_test: $pass passed, $fail failed"
+[ $fail -eq 0 ]
