@@ -307,6 +307,7 @@ int proto_encode_transitions(struct proto_buf *out, const struct proto_batch *b,
     msgpack_pack_uint32(&pk, b->rank);
     msgpack_pack_uint64(&pk, b->seq);
     msgpack_pack_uint64(&pk, b->env_steps);
+    msgpack_pack_uint64(&pk, b->wait_us);
     msgpack_pack_uint32(&pk, b->n);
     msgpack_pack_uint32(&pk, b->obs_dim);
     msgpack_pack_uint32(&pk, b->act_dim);

@@ -10,8 +10,10 @@
  *   struct proto_buf out;  proto_buf_init(&out, 0);
  *   struct proto_batch b;  proto_batch_init(&b, O, A, 256, err, sizeof err);
  *   proto_batch_push(&b, obs, act, r, terminal, mask, next_obs, wver);   // per env step
- *   b.rank = rank; b.seq = seq++; b.env_steps = steps;
- *   proto_encode_transitions(&out, &b, err, sizeof err);  // send out.data, out.size; clear
+ *   b.rank = rank; b.seq = seq++; b.env_steps = steps; b.wait_us = waited_us;
+ *   proto_encode_transitions(&out, &b, err, sizeof err);  // send out.data[0, out.size)
+ *   proto_batch_clear(&b);   // don't encode into `out` again before its MPI_Isend completed
+ *                            // (keep two proto_bufs); the checksum catches that bug
  *
  *   // learner
  *   struct proto_dims d = {.obs_dim = O, .act_dim = A, .max_batch = 256, .wver_max = cur};
@@ -39,7 +41,7 @@
  * always 0xcf + 8 bytes big-endian, the message's last bytes */
 enum proto_fields {
     PROTO_FIELDS_HELLO = 10,
-    PROTO_FIELDS_TRANSITIONS = 20,
+    PROTO_FIELDS_TRANSITIONS = 21,
     PROTO_FIELDS_WEIGHTS = 6,
     PROTO_FIELDS_CONTROL = 6,
     PROTO_FIELDS_ERROR = 5,
@@ -125,6 +127,7 @@ struct proto_batch {
     uint32_t rank;                  /* sender rank */
     uint64_t seq;                   /* per-actor message counter, from 0 */
     uint64_t env_steps;             /* actor's total env steps (all its envs) when sent */
+    uint64_t wait_us;               /* actor's total time waiting for credits or weights, us */
     float *obs;                     /* (cap, O) */
     float *act;                     /* (cap, A) */
     float *rew;                     /* (cap) */
@@ -176,7 +179,7 @@ struct proto_error {
 /* Encoders replace out's content with one message. They check sizes (names, n <= cap, n >= 1,
  * k <= n), not values: NaN encodes, so tests can send it. Return 0, or -1 with err. */
 int proto_encode_hello(struct proto_buf *out, const struct proto_hello *h, char *err, size_t errsz);
-/* b->n rows and b->n_episodes episodes with b's rank, seq and env_steps */
+/* b->n rows and b->n_episodes episodes with b's rank, seq, env_steps and wait_us */
 int proto_encode_transitions(struct proto_buf *out, const struct proto_batch *b, char *err,
                              size_t errsz);
 /* params: (n_params) the flat policy block */
@@ -209,6 +212,7 @@ struct proto_dims {
 struct proto_transitions {
     uint32_t rank;
     uint64_t seq, env_steps;
+    uint64_t wait_us; /* actor's total wait for credits or weights, us (any value) */
     uint32_t n, obs_dim, act_dim, n_episodes;
     uint32_t n_terminal;                               /* rows with terminal = 1 */
     uint32_t wver_min, wver_max;                       /* over the n rows */
@@ -220,7 +224,7 @@ struct proto_transitions {
     const unsigned char *ep_ret, *ep_len, *ep_success; /* borrowed: f32, u32, u8 (n_episodes) */
 };
 
-/* destination rows, e.g. a replay at a slot; all borrowed; wver may be NULL */
+/* destination rows, e.g. a replay at a slot; all borrowed; a NULL field is skipped */
 struct proto_rows {
     float *obs;      /* (count, O) */
     float *act;      /* (count, A) */
@@ -228,7 +232,7 @@ struct proto_rows {
     float *terminal; /* (count) 0.0f or 1.0f */
     float *mask;     /* (count) 0.0f or 1.0f */
     float *next_obs; /* (count, O) */
-    uint32_t *wver;  /* (count) or NULL */
+    uint32_t *wver;  /* (count) */
 };
 
 /* Decoders: msg/len is one whole message (untrusted). Nothing is allocated and nothing is

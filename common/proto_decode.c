@@ -474,6 +474,7 @@ enum proto_status proto_decode_transitions(struct proto_transitions *out, const 
     TRY(rd_u32(&d, "rank", 1, INT32_MAX, PROTO_ERR_RANGE, &t.rank));
     TRY(rd_uint(&d, "seq", &t.seq));
     TRY(rd_uint(&d, "env_steps", &t.env_steps));
+    TRY(rd_uint(&d, "wait_us", &t.wait_us));
     TRY(rd_u32(&d, "n", 1, max_batch, PROTO_ERR_SIZE, &t.n));
     TRY(rd_u32(&d, "obs_dim", 0, UINT32_MAX, PROTO_ERR_DIMS, &t.obs_dim));
     if (t.obs_dim != dm->obs_dim) {
@@ -550,6 +551,7 @@ void proto_transitions_read(const struct proto_transitions *t, struct proto_batc
     b->rank = t->rank;
     b->seq = t->seq;
     b->env_steps = t->env_steps;
+    b->wait_us = t->wait_us;
     memcpy(b->obs, t->obs, 4 * n * O);
     memcpy(b->act, t->act, 4 * n * A);
     memcpy(b->rew, t->rew, 4 * n);

@@ -23,8 +23,7 @@ static int (*g_ckpt_load)(const char *, const struct env_info *, struct collect_
 static void (*g_ckpt_release)(struct collect_policy *);
 
 void collect_set_checkpoint_loader(int (*load)(const char *file, const struct env_info *info,
-                                               struct collect_policy *pol, char *err,
-                                               size_t errsz),
+                                               struct collect_policy *pol, char *err, size_t errsz),
                                    void (*release)(struct collect_policy *pol)) {
     g_ckpt_load = load;
     g_ckpt_release = release;
@@ -358,14 +357,13 @@ int collect_run(const struct collect_cfg *cfg, const struct collect_policy *pol,
         }
         rc = rows_write(&r, path, err, errsz);
         if (!rc) {
-            log_info("collect: wrote %s (%d episodes, %zu rows, policy %s, noise %g)", path, n,
-                     r.n, pname, run.noise);
+            log_info("collect: wrote %s (%d episodes, %zu rows, policy %s, noise %g)", path, n, r.n,
+                     pname, run.noise);
         }
         rows_free(&r);
     }
     if (!rc && v.n_unstable) {
-        log_warn("collect: %llu unstable episodes ended early",
-                 (unsigned long long)v.n_unstable);
+        log_warn("collect: %llu unstable episodes ended early", (unsigned long long)v.n_unstable);
     }
     vecenv_free(&v);
     return rc;
@@ -433,8 +431,12 @@ int collect_main(int argc, char **argv) {
         long x = 0;
         int bad = 0;
         switch (k) {
-            case 0: cfg.env_name = val; break;
-            case 1: cfg.policy = val; break;
+            case 0:
+                cfg.env_name = val;
+                break;
+            case 1:
+                cfg.policy = val;
+                break;
             case 2: {
                 char *end;
                 cfg.noise = strtod(val, &end);
@@ -444,10 +446,21 @@ int collect_main(int argc, char **argv) {
                 }
                 break;
             }
-            case 3: bad = parse_int(key, val, 1, 100000000, &x, err, sizeof err); cfg.episodes = (int)x; break;
-            case 4: bad = parse_int(key, val, 0, 100000000, &x, err, sizeof err); cfg.val_episodes = (int)x; break;
-            case 5: bad = parse_int(key, val, 1, 100000000, &x, err, sizeof err); cfg.rows = (int)x; break;
-            case 6: cfg.out = val; break;
+            case 3:
+                bad = parse_int(key, val, 1, 100000000, &x, err, sizeof err);
+                cfg.episodes = (int)x;
+                break;
+            case 4:
+                bad = parse_int(key, val, 0, 100000000, &x, err, sizeof err);
+                cfg.val_episodes = (int)x;
+                break;
+            case 5:
+                bad = parse_int(key, val, 1, 100000000, &x, err, sizeof err);
+                cfg.rows = (int)x;
+                break;
+            case 6:
+                cfg.out = val;
+                break;
             case 7: {
                 char *end;
                 unsigned long long sd = strtoull(val, &end, 10);

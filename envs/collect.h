@@ -34,12 +34,12 @@ struct collect_policy {
 
 struct collect_cfg {
     const char *env_name;
-    const char *policy;    /* "random", "expert" or "checkpoint:FILE" (informational with pol) */
-    double noise;          /* Gaussian action noise sigma; < 0: default (maze 0.5, else 0) */
-    int episodes;          /* training episodes; 0: default (maze 1000 / giant 500, else 1000) */
-    int val_episodes;      /* < 0: default (maze episodes/10, else 0) */
-    int rows;              /* maze rows per episode / max steps per episode; 0: default */
-    const char *out;       /* must end in .npz; the val split goes to OUT-val.npz */
+    const char *policy; /* "random", "expert" or "checkpoint:FILE" (informational with pol) */
+    double noise;       /* Gaussian action noise sigma; < 0: default (maze 0.5, else 0) */
+    int episodes;       /* training episodes; 0: default (maze 1000 / giant 500, else 1000) */
+    int val_episodes;   /* < 0: default (maze episodes/10, else 0) */
+    int rows;           /* maze rows per episode / max steps per episode; 0: default */
+    const char *out;    /* must end in .npz; the val split goes to OUT-val.npz */
     uint64_t seed;
 };
 
@@ -54,8 +54,7 @@ int collect_main(int argc, char **argv);
 /* lets main plug in "--policy checkpoint:FILE": load fills pol for the env (must check the
  * checkpoint's obs/act sizes against info and say both sizes on mismatch); release frees it */
 void collect_set_checkpoint_loader(int (*load)(const char *file, const struct env_info *info,
-                                               struct collect_policy *pol, char *err,
-                                               size_t errsz),
+                                               struct collect_policy *pol, char *err, size_t errsz),
                                    void (*release)(struct collect_policy *pol));
 
 #endif

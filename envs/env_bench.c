@@ -11,7 +11,7 @@
 #include "common/util.h"
 #include "envs/env_impl.h"
 
-#define BENCH_E 16
+#define BENCH_E      16
 #define BENCH_WINDOW 0.3 /* seconds per timing window */
 #define BENCH_ROUNDS 3   /* windows alternate raw / env; best of each */
 

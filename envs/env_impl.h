@@ -32,12 +32,12 @@
 
 /* one environment of a vecenv */
 struct env {
-    struct rng rng;        /* this env's stream; families draw reset noise from it */
-    mjData *d;             /* owned by env.c; NULL for non-MuJoCo families */
-    int t;                 /* steps taken in the current episode (env.c) */
-    double ret;            /* return of the current episode (env.c) */
-    double fs[ENV_FS_N];   /* family state (tiny: x, v; pointmaze: goal x, y; ...) */
-    int fi[ENV_FI_N];      /* family state (integers) */
+    struct rng rng;      /* this env's stream; families draw reset noise from it */
+    mjData *d;           /* owned by env.c; NULL for non-MuJoCo families */
+    int t;               /* steps taken in the current episode (env.c) */
+    double ret;          /* return of the current episode (env.c) */
+    double fs[ENV_FS_N]; /* family state (tiny: x, v; pointmaze: goal x, y; ...) */
+    int fi[ENV_FI_N];    /* family state (integers) */
 };
 
 /* state shared by the E envs of one vecenv (v->impl points to it) */

@@ -18,23 +18,23 @@
 
 #include <stddef.h>
 
-#define MAZE_MAX_H 12
-#define MAZE_MAX_W 16
-#define MAZE_UNIT 4.0
-#define MAZE_N_TASKS 5
+#define MAZE_MAX_H     12
+#define MAZE_MAX_W     16
+#define MAZE_UNIT      4.0
+#define MAZE_N_TASKS   5
 #define MAZE_POINT_TOL 1.0 /* goal tolerance of the point agent */
-#define MAZE_ANT_TOL 0.5   /* goal tolerance of the ant agent */
+#define MAZE_ANT_TOL   0.5 /* goal tolerance of the ant agent */
 
 enum maze_type { MAZE_MEDIUM, MAZE_LARGE, MAZE_GIANT, MAZE_TELEPORT, MAZE_N };
 
 struct maze {
-    const char *name; /* "medium", ... */
-    int H, W;         /* rows, columns */
-    const char *rows[MAZE_MAX_H]; /* '#' wall, '.' free */
-    int task[MAZE_N_TASKS][4];    /* start i, start j, goal i, goal j */
-    int rows_per_episode;         /* navigate dataset: 1001 (giant 2001) */
-    int episodes;                 /* navigate dataset training episodes: 1000 (giant 500) */
-    int n_tele_in, n_tele_out;    /* teleport pads (teleport maze only) */
+    const char *name;                  /* "medium", ... */
+    int H, W;                          /* rows, columns */
+    const char *rows[MAZE_MAX_H];      /* '#' wall, '.' free */
+    int task[MAZE_N_TASKS][4];         /* start i, start j, goal i, goal j */
+    int rows_per_episode;              /* navigate dataset: 1001 (giant 2001) */
+    int episodes;                      /* navigate dataset training episodes: 1000 (giant 500) */
+    int n_tele_in, n_tele_out;         /* teleport pads (teleport maze only) */
     int tele_in[2][2], tele_out[3][2]; /* pad cells (i, j) */
 };
 

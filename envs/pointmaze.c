@@ -21,10 +21,11 @@
 #include "common/mem.h"
 
 #define PM_FRAME_SKIP 5
-#define PM_XML_MAX 65536
+#define PM_XML_MAX    65536
 
 #define PM_NAMES(m)                                                                                \
-    "pointmaze-" m "-navigate-singletask-task1-v0", "pointmaze-" m "-navigate-singletask-task2-v0", \
+    "pointmaze-" m "-navigate-singletask-task1-v0",                                                \
+        "pointmaze-" m "-navigate-singletask-task2-v0",                                            \
         "pointmaze-" m "-navigate-singletask-task3-v0",                                            \
         "pointmaze-" m "-navigate-singletask-task4-v0",                                            \
         "pointmaze-" m "-navigate-singletask-task5-v0", "pointmaze-" m "-navigate-singletask-v0",  \
@@ -75,8 +76,7 @@ static int pm_init(struct env_shared *s, char *err, size_t errsz) {
         return -1;
     }
     if (s->m->nq != 2 || s->m->nv != 2) {
-        snprintf(err, errsz, "model %s: nq %d nv %d, expected 2 and 2", model, s->m->nq,
-                 s->m->nv);
+        snprintf(err, errsz, "model %s: nq %d nv %d, expected 2 and 2", model, s->m->nq, s->m->nv);
         return -1;
     }
     return 0;

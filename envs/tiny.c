@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define TINY_GOAL 0.5
-#define TINY_TOL 0.1
+#define TINY_TOL  0.1
 
 static const char *const tiny_names[] = {"tiny-v0", NULL};
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/cfg.h"
+#include "common/comm.h"
 #include "common/ckpt.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -17,7 +18,9 @@
 #include "common/util.h"
 #include "envs/env.h"
 #include "envs/maze.h"
+#include "actor/actor.h"
 #include "learner/dataset.h"
+#include "learner/online.h"
 #include "learner/replay.h"
 
 /* ---------------------------------------------------------------------------------------- */
@@ -176,6 +179,8 @@ static int train_opts(struct train_cfg *tc, struct cfg_opt *o) {
     ADD(CFG_FLOAT("utd", &tc->utd, 1e-3, 1e3, "online updates per environment step"));
     ADD(CFG_LONG("sync_interval", &tc->sync_interval, 1, 1e9, "updates between policy broadcasts to the actors"));
     ADD(CFG_INT("actor.num_envs", &tc->num_envs, 1, 4096, "environments per actor rank"));
+    ADD(CFG_BOOL("lockstep", &tc->lockstep, "exact reference parity: each transition waits for the weights of the previous update (policy lag 0)"));
+    ADD(CFG_INT("test_bad_actor", &tc->test_bad_actor, 0, 1000, "tests only: actor rank 1 first sends this many rounds of malformed messages"));
     ADD(CFG_LONG("start_online_after", &tc->start_online_after, 0, 1e12, "online transitions to collect before online updates start"));
     /* agent keys (spec §11) */
     ADD(CFG_FLOAT("agent.lr", &c->lr, 1e-12, 10, "Adam learning rate"));
@@ -261,6 +266,9 @@ static int parse_train(struct train_cfg *tc, int argc, char **argv, char *err, s
                              "(the paper's floq runs use the plain MLP); drop the flag");
         return -1;
     }
+    if (tc->lockstep) {
+        tc->sync_interval = 1;
+    }
     if (tc->p_aug[0] || tc->frame_stack[0]) {
         snprintf(err, errsz, "--p_aug / --frame_stack: visual observations are not supported "
                              "(floq C is state-based); drop the flag");
@@ -287,6 +295,31 @@ static int write_config_json(const struct train_cfg *tc, char **out) {
     fclose(f);
     /* append the runtime fields as a second object-free trailer the reader ignores */
     *out = buf;
+    return 0;
+}
+
+int train_cfg_to_json(const struct train_cfg *tc, char *out, size_t n) {
+    char *json;
+    if (write_config_json(tc, &json)) {
+        return -1;
+    }
+    size_t len = strlen(json);
+    int rc = len + 1 <= n ? 0 : -1;
+    if (rc == 0) {
+        memcpy(out, json, len + 1);
+    }
+    free(json);
+    return rc;
+}
+
+int train_cfg_from_json(struct train_cfg *tc, const char *json, char *err, size_t errsz) {
+    train_defaults(tc, strstr(json, "\"agent\": \"fql\"") ? AGENT_FQL : AGENT_FLOQ);
+    struct cfg_opt o[NOPT];
+    int n = train_opts(tc, o);
+    if (cfg_read_json(o, n, json, 1, err, errsz)) {
+        return -1;
+    }
+    tc->ac.kind = strcmp(tc->agent, "fql") == 0 ? AGENT_FQL : AGENT_FLOQ;
     return 0;
 }
 
@@ -485,7 +518,9 @@ static int mkdirs(const char *path) {
 static const char *METRIC_HEADER =
     "step,phase,wall_time,updates_per_s,total_loss,critic_loss,floq_loss,distilled_critic_loss,"
     "critic_q,q_min,q_max,var_flow_returns,td_error,actor_loss,bc_flow_loss,distill_loss,q_loss,"
-    "actor_q,mse,val_critic_loss,val_actor_loss\n";
+    "actor_q,mse,val_critic_loss,val_actor_loss,env_steps,online_updates,env_steps_per_s,"
+    "received_per_s,queue_depth,learner_wait_s,actor_wait_s,lag_min,lag_mean,lag_max,"
+    "online_return,online_success,online_episodes,bad_messages,actors\n";
 
 struct progress {
     int tty;
@@ -494,19 +529,136 @@ struct progress {
 };
 
 static void progress_print(struct progress *p, long step, double rate, const struct agent *a,
-                           int force) {
+                           const struct online_stats *os, int force) {
     double now = now_sec();
     if (!force && now - p->last_print < (p->tty ? 0.5 : 30.0)) {
         return;
     }
     p->last_print = now;
-    double eta = rate > 0 ? (double)(p->total - step) / rate : 0;
+    double eta = rate > 0 && !os ? (double)(p->total - step) / rate : 0;
+    if (os && os->env_steps_per_s > 0) {
+        eta = (double)(p->total - step) / os->env_steps_per_s;
+    }
     int h = (int)(eta / 3600), mi = (int)(fmod(eta, 3600) / 60), s = (int)fmod(eta, 60);
+    char extra[160] = "";
+    if (os) {
+        snprintf(extra, sizeof extra, "  env %.0f/s  lag %.1f  return %.3g  success %.2f",
+                 os->env_steps_per_s, os->lag_mean, os->ep_return, os->ep_success);
+    }
     fprintf(stderr,
-            "%sstep %ld/%ld  %.1f upd/s  ETA %d:%02d:%02d  critic %.4g  actor %.4g  q %.4g%s",
+            "%sstep %ld/%ld  %.1f upd/s  ETA %d:%02d:%02d  critic %.4g  actor %.4g  q %.4g%s%s",
             p->tty ? "\r\033[K" : "", step, p->total, rate, h, mi, s, a->metrics.critic_loss,
-            a->metrics.actor_loss, a->metrics.critic_q, p->tty ? "" : "\n");
+            a->metrics.actor_loss, a->metrics.critic_q, extra, p->tty ? "" : "\n");
     fflush(stderr);
+}
+
+struct run_ctx {
+    struct train_cfg *tc;
+    struct agent *ag;
+    FILE *mf, *ef;
+    struct progress pr;
+    int can_eval;
+    struct rng *sampler, *drng;
+    struct replay *vrb;
+    struct rng *vrng;
+    double t_start;
+    long next_eval, next_save, last_eval;
+};
+
+/* one metrics.csv row; os is NULL offline */
+static void run_row(struct run_ctx *R, long step, const char *phase, double rate,
+                    const struct online_stats *os) {
+    struct agent *ag = R->ag;
+    int B = ag->c.batch_size;
+    double qmin = INFINITY, qmax = -INFINITY;
+    for (int i = 0; i < ag->Ed * B; i++) {
+        qmin = fmin(qmin, ag->critic_q[i]);
+        qmax = fmax(qmax, ag->critic_q[i]);
+    }
+    struct agent_metrics m = ag->metrics;
+    double vcl = NAN, val = NAN;
+    if (R->vrb) {
+        struct agent_batch vb;
+        replay_sample(R->vrb, R->vrng, B, &vb);
+        struct agent_draws vd;
+        agent_draws_alloc(&vd, &ag->c);
+        agent_draws_sample(&vd, &ag->c, R->vrng);
+        agent_evaluate(ag, &vb, &vd);
+        vcl = ag->metrics.critic_loss, val = ag->metrics.actor_loss;
+        agent_draws_free(&vd);
+        ag->metrics = m;
+    }
+    fprintf(R->mf,
+            "%ld,%s,%.3f,%.3f,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,"
+            "%.6g,%.6g,%.6g,%.6g",
+            step, phase, now_sec() - R->t_start, rate, m.total_loss, m.critic_loss, m.floq_loss,
+            m.distilled_critic_loss, m.critic_q, qmin, qmax, m.var_flow_returns, m.td_error,
+            m.actor_loss, m.bc_flow_loss, m.distill_loss, m.q_loss, m.actor_q, m.mse, vcl, val);
+    if (os) {
+        fprintf(R->mf,
+                ",%llu,%llu,%.1f,%.1f,%.4g,%.3f,%.3f,%.3f,%.4g,%.4g,%.6g,%.4g,%llu,%llu,%d\n",
+                (unsigned long long)os->env_steps, (unsigned long long)os->updates,
+                os->env_steps_per_s, os->received_per_s, os->queue_depth, os->learner_wait_s,
+                os->actor_wait_s, os->lag_min, os->lag_mean, os->lag_max, os->ep_return,
+                os->ep_success, (unsigned long long)os->episodes,
+                (unsigned long long)os->bad_messages, os->actors);
+    } else {
+        fputs(",,,,,,,,,,,,,,,\n", R->mf);
+    }
+    fflush(R->mf);
+    if (!R->pr.tty) {
+        progress_print(&R->pr, step, rate, ag, os, 1);
+    }
+}
+
+static void run_tick_eval(struct run_ctx *R, long step, int force) {
+    if (!R->can_eval || (!force && (R->next_eval <= 0 || step < R->next_eval))) {
+        return;
+    }
+    while (R->next_eval > 0 && R->next_eval <= step) {
+        R->next_eval += R->tc->eval_interval;
+    }
+    char err[512];
+    struct eval_result er;
+    if (run_eval(R->ag, R->tc->env_name, R->tc->eval_episodes, R->tc->seed + (uint64_t)step, &er,
+                 err, sizeof err) == 0) {
+        fprintf(R->ef, "%ld,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", step, er.episodes, er.ret_mean,
+                er.ret_se, er.succ_mean, er.succ_se, er.score_mean, er.score_se);
+        fflush(R->ef);
+        if (R->pr.tty) {
+            fputc('\n', stderr);
+        }
+        log_info("eval at %ld: return %.3f +- %.3f, success %.3f +- %.3f", step, er.ret_mean,
+                 er.ret_se, er.succ_mean, er.succ_se);
+        R->last_eval = step;
+    } else {
+        log_warn("evaluation disabled: %s", err);
+        R->can_eval = 0;
+    }
+}
+
+static void run_tick(struct run_ctx *R, long step) {
+    run_tick_eval(R, step, 0);
+    if (R->next_save > 0 && step >= R->next_save) {
+        while (R->next_save <= step) {
+            R->next_save += R->tc->save_interval;
+        }
+        char err[512];
+        if (step != R->tc->offline_steps + R->tc->online_steps &&
+            save_checkpoint(R->tc, R->ag, R->sampler, R->drng, (uint64_t)step, err, sizeof err)) {
+            log_error("%s", err);
+        }
+    }
+}
+
+static void online_log_hook(void *ctx, long step, const struct online_stats *s) {
+    struct run_ctx *R = ctx;
+    run_row(R, step, "online", s->updates_per_s, s);
+    progress_print(&R->pr, step, s->updates_per_s, R->ag, s, 0);
+}
+
+static void online_tick_hook(void *ctx, long step) {
+    run_tick(ctx, step);
 }
 
 static int find_val_dataset(const char *path, char *out, size_t n) {
@@ -518,7 +670,7 @@ static int find_val_dataset(const char *path, char *out, size_t n) {
     return access(out, R_OK) == 0 ? 0 : -1;
 }
 
-int train_main(int argc, char **argv) {
+static int learner_main(int argc, char **argv) {
     char err[1024];
     struct train_cfg tc;
     if (cfg_wants_help(argc, argv)) {
@@ -731,14 +883,23 @@ int train_main(int argc, char **argv) {
             can_eval = 0;
         }
     }
-    log_info("run %s: agent %s, %zu parameters, batch %d, R %d, K %d; %ld offline steps",
-             tc.run_dir, tc.agent, ag.pb.n, B, ag.R, ag.K, tc.offline_steps);
+    log_info("run %s: agent %s, %zu parameters, batch %d, R %d, K %d; %ld offline steps, %ld "
+             "online steps",
+             tc.run_dir, tc.agent, ag.pb.n, B, ag.R, ag.K, tc.offline_steps, tc.online_steps);
+    struct run_ctx rc_ = {&tc, &ag, mf, ef, {isatty(2), now_sec(), 0, 0}, can_eval, &sampler,
+                          &drng, have_val ? &vrb : NULL, &vrng, now_sec(), 0, 0, 0};
+    struct run_ctx *R = &rc_;
+    R->pr.total = tc.offline_steps + tc.online_steps;
+    R->next_eval = tc.eval_interval > 0 ? ((long)start_step / tc.eval_interval + 1) * tc.eval_interval : 0;
+    R->next_save = tc.save_interval > 0 ? ((long)start_step / tc.save_interval + 1) * tc.save_interval : 0;
     double flops = agent_update_flops(&ag);
-    struct progress pr = {isatty(2), now_sec(), 0, tc.offline_steps};
     double t_start = now_sec(), t_win = t_start;
     long win_steps = 0;
     int rc = 0;
     long step = (long)start_step;
+    if (step == 0 && can_eval) {
+        run_tick_eval(R, 0, 1);
+    }
     for (; step < tc.offline_steps; step++) {
         struct agent_batch b;
         replay_sample(&rb, &sampler, B, &b);
@@ -756,63 +917,13 @@ int train_main(int argc, char **argv) {
         double now = now_sec();
         double rate = win_steps / fmax(now - t_win, 1e-9);
         if (done % tc.log_interval == 0 || done == tc.offline_steps || done == 1) {
-            double qmin = INFINITY, qmax = -INFINITY;
-            for (int i = 0; i < ag.Ed * B; i++) {
-                qmin = fmin(qmin, ag.critic_q[i]);
-                qmax = fmax(qmax, ag.critic_q[i]);
-            }
-            struct agent_metrics m = ag.metrics;
-            double vcl = NAN, val = NAN;
-            if (have_val) {
-                struct agent_batch vb;
-                replay_sample(&vrb, &vrng, B, &vb);
-                struct agent_draws vd;
-                agent_draws_alloc(&vd, &ag.c);
-                agent_draws_sample(&vd, &ag.c, &vrng);
-                agent_evaluate(&ag, &vb, &vd);
-                vcl = ag.metrics.critic_loss, val = ag.metrics.actor_loss;
-                agent_draws_free(&vd);
-                ag.metrics = m;
-            }
-            fprintf(mf,
-                    "%ld,offline,%.3f,%.3f,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,"
-                    "%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
-                    done, now - t_start, rate, m.total_loss, m.critic_loss, m.floq_loss,
-                    m.distilled_critic_loss, m.critic_q, qmin, qmax, m.var_flow_returns,
-                    m.td_error, m.actor_loss, m.bc_flow_loss, m.distill_loss, m.q_loss,
-                    m.actor_q, m.mse, vcl, val);
-            fflush(mf);
-            if (!pr.tty) {
-                progress_print(&pr, done, rate, &ag, 1);
-            }
+            run_row(R, done, "offline", rate, NULL);
             t_win = now, win_steps = 0;
         }
-        progress_print(&pr, done, rate, &ag, 0);
-        if (can_eval && (done % tc.eval_interval == 0 || done == 1 || done == tc.offline_steps)) {
-            struct eval_result er;
-            if (run_eval(&ag, tc.env_name, tc.eval_episodes, tc.seed + (uint64_t)done, &er, err,
-                         sizeof err) == 0) {
-                fprintf(ef, "%ld,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", done, er.episodes,
-                        er.ret_mean, er.ret_se, er.succ_mean, er.succ_se, er.score_mean,
-                        er.score_se);
-                fflush(ef);
-                if (pr.tty) {
-                    fputc('\n', stderr);
-                }
-                log_info("eval at %ld: return %.3f +- %.3f, success %.3f +- %.3f", done,
-                         er.ret_mean, er.ret_se, er.succ_mean, er.succ_se);
-            } else {
-                log_warn("evaluation disabled: %s", err);
-                can_eval = 0;
-            }
-        }
-        if (tc.save_interval > 0 && done % tc.save_interval == 0 && done != tc.offline_steps) {
-            if (save_checkpoint(&tc, &ag, &sampler, &drng, (uint64_t)done, err, sizeof err)) {
-                log_error("%s", err);
-            }
-        }
+        progress_print(&R->pr, done, rate, &ag, NULL, 0);
+        run_tick(R, done);
     }
-    if (pr.tty) {
+    if (R->pr.tty) {
         fputc('\n', stderr);
     }
     double el = now_sec() - t_start;
@@ -821,14 +932,35 @@ int train_main(int argc, char **argv) {
         log_info("%ld updates in %.1fs: %.2f updates/s, %.2f GFLOP/s (analytic matmul FLOPs)",
                  ran, el, ran / el, flops * ran / el * 1e-9);
     }
+    if (rc == 0 && tc.online_steps > 0) {
+        if (tc.offline_steps > 0 && ran > 0 &&
+            save_checkpoint(&tc, &ag, &sampler, &drng, (uint64_t)step, err, sizeof err)) {
+            log_error("%s", err);
+        }
+        struct online_hooks hooks = {R, online_log_hook, online_tick_hook};
+        /* resuming inside the online phase continues its step count (the online replay
+         * contents are not checkpointed: the buffer restarts from the dataset) */
+        long ostep = FLOQ_MAX((long)start_step, tc.offline_steps);
+        struct train_cfg otc = tc;
+        otc.online_steps = tc.offline_steps + tc.online_steps - ostep;
+        if (otc.online_steps > 0 &&
+            online_learn(&otc, &ag, &rb, &sampler, &drng, &dr, &ostep, &hooks, err, sizeof err)) {
+            fprintf(stderr, "floq train: %s\n", err);
+            rc = 1;
+        }
+        step = ostep;
+        if (R->pr.tty) {
+            fputc('\n', stderr);
+        }
+    } else if (tc.online_steps == 0) {
+        online_release_actors();
+    }
     if (rc == 0 && save_checkpoint(&tc, &ag, &sampler, &drng, (uint64_t)step, err, sizeof err)) {
         log_error("%s", err);
         rc = 1;
     }
-    if (tc.online_steps > 0 && rc == 0) {
-        log_warn("--online_steps=%ld: online fine-tuning is not in this build yet; the offline "
-                 "checkpoint is saved",
-                 tc.online_steps);
+    if (rc == 0 && can_eval && R->last_eval != step) {
+        run_tick_eval(R, step, 1);
     }
     fclose(mf);
     fclose(ef);
@@ -1116,4 +1248,48 @@ int eval_main(int argc, char **argv) {
     }
     agent_free(&a);
     return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* floq train: the role comes from the rank */
+
+static int launched_by_mpi(void) {
+    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"};
+    for (size_t i = 0; i < FLOQ_ARRAY_LEN(vars); i++) {
+        if (getenv(vars[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int train_main(int argc, char **argv) {
+    if (cfg_wants_help(argc, argv) || !launched_by_mpi()) {
+        return learner_main(argc, argv); /* one process: the actor runs inline */
+    }
+    if (comm_init(NULL, NULL)) {
+        fprintf(stderr, "floq train: MPI failed to start\n");
+        return 1;
+    }
+    int rc;
+    if (comm_rank() == 0) {
+        rc = learner_main(argc, argv);
+        if (rc != 0 && comm_size() > 1) {
+            fprintf(stderr, "floq train: the learner failed (exit %d); stopping every rank\n", rc);
+            fflush(stderr);
+            comm_abort(rc);
+        }
+    } else {
+        /* actors take their configuration from the learner's setup broadcast; the flags are
+         * parsed only for the test hook */
+        struct train_cfg tc;
+        char err[512];
+        int bad = 0;
+        if (parse_train(&tc, argc, argv, err, sizeof err) == 0 && comm_rank() == 1) {
+            bad = tc.test_bad_actor;
+        }
+        rc = actor_main_mpi(bad);
+    }
+    comm_finalize();
+    return rc;
 }

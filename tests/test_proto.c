@@ -73,12 +73,14 @@ static void fill_batch(struct proto_batch *b, struct rng *r, uint32_t n) {
     b->rank = 3;
     b->seq = 41;
     b->env_steps = 123456789012ULL;
+    b->wait_us = 5000000123ULL; // > 2^32: a uint64 on the wire (0xcf + 8)
 }
 
 static int batch_equal(const struct proto_batch *a, const struct proto_batch *b) {
     size_t n = a->n, O = a->obs_dim, A = a->act_dim;
     int ok = a->n == b->n && a->rank == b->rank && a->seq == b->seq &&
-             a->env_steps == b->env_steps && a->n_episodes == b->n_episodes;
+             a->env_steps == b->env_steps && a->wait_us == b->wait_us &&
+             a->n_episodes == b->n_episodes;
     ok = ok && !memcmp(a->obs, b->obs, 4 * n * O) && !memcmp(a->act, b->act, 4 * n * A) &&
          !memcmp(a->rew, b->rew, 4 * n) && !memcmp(a->terminal, b->terminal, n) &&
          !memcmp(a->mask, b->mask, n) && !memcmp(a->next_obs, b->next_obs, 4 * n * O) &&
@@ -139,6 +141,25 @@ static void test_roundtrip_transitions(void) {
         CHECK(again.size == out.size && !memcmp(again.data, out.data, out.size), "re-encode n=%u",
               n);
     }
+    // wait_us: any uint64, in every msgpack width, read back into the batch
+    static const uint64_t waits[] = {0, 127, 128, 65535, 65536, UINT32_MAX, 1ULL << 32, UINT64_MAX};
+    for (size_t i = 0; i < FLOQ_ARRAY_LEN(waits); i++) {
+        fill_batch(&b, &r, 3);
+        b.wait_us = waits[i];
+        proto_encode_transitions(&out, &b, err, sizeof err);
+        struct proto_transitions tw;
+        enum proto_status st =
+            proto_decode_transitions(&tw, out.data, out.size, &DIMS_SMALL, err, sizeof err);
+        CHECK(st == PROTO_OK && tw.wait_us == waits[i] && tw.env_steps == b.env_steps,
+              "wait_us %llu: %s", (unsigned long long)waits[i], err);
+        got.wait_us = 1;
+        if (st == PROTO_OK) {
+            proto_transitions_read(&tw, &got);
+        }
+        CHECK(got.wait_us == waits[i] && batch_equal(&b, &got), "wait_us %llu read",
+              (unsigned long long)waits[i]);
+    }
+
     // -0.0 and a denormal survive bit-exactly
     fill_batch(&b, &r, 2);
     b.obs[0] = -0.0f;
@@ -199,14 +220,15 @@ static void test_roundtrip_transitions(void) {
     CHECK(rc == MSGPACK_UNPACK_SUCCESS && off == out.size, "msgpack-c parses it");
     if (rc == MSGPACK_UNPACK_SUCCESS) {
         msgpack_object o = up.data;
-        CHECK(o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 20, "20-field array");
+        CHECK(o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 21, "21-field array");
         CHECK(o.via.array.ptr[0].via.u64 == PROTO_VERSION && o.via.array.ptr[1].via.u64 == 2,
               "version, kind");
-        CHECK(o.via.array.ptr[9].type == MSGPACK_OBJECT_BIN &&
-                  o.via.array.ptr[9].via.bin.size == 5 * 3 * 4,
+        CHECK(o.via.array.ptr[5].via.u64 == b.wait_us, "wait_us is element 5");
+        CHECK(o.via.array.ptr[10].type == MSGPACK_OBJECT_BIN &&
+                  o.via.array.ptr[10].via.bin.size == 5 * 3 * 4,
               "obs is a bin of n*O*4 bytes");
-        CHECK(o.via.array.ptr[19].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-                  o.via.array.ptr[19].via.u64 == proto_checksum(out.data, out.size - 9),
+        CHECK(o.via.array.ptr[20].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+                  o.via.array.ptr[20].via.u64 == proto_checksum(out.data, out.size - 9),
               "checksum field");
     }
     msgpack_unpacked_destroy(&up);
@@ -498,13 +520,13 @@ static enum proto_status edit_decode(const struct proto_buf *out, size_t at, uns
 
 /* offset of the body of the i-th bin field (0 = obs) in the standard message */
 static size_t bin_body(const struct proto_buf *out, int i) {
-    // header: dc 00 14, then 9 uints before the first bin; walk msgpack-c's view to be exact
+    // header: dc 00 15, then 10 uints before the first bin; walk msgpack-c's view to be exact
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     size_t off = 0, at = 0;
     if (msgpack_unpack_next(&up, (const char *)out->data, out->size, &off) ==
         MSGPACK_UNPACK_SUCCESS) {
-        at = (size_t)((const unsigned char *)up.data.via.array.ptr[9 + i].via.bin.ptr - out->data);
+        at = (size_t)((const unsigned char *)up.data.via.array.ptr[10 + i].via.bin.ptr - out->data);
     }
     msgpack_unpacked_destroy(&up);
     return at;
@@ -530,7 +552,8 @@ static void test_validation(void) {
     free(m);
     CHECK(edit_decode(&out, 4, 3, &d) == PROTO_ERR_KIND, "wrong kind");
     CHECK(edit_decode(&out, 4, 0x63, &d) == PROTO_ERR_KIND, "unknown kind");
-    CHECK(edit_decode(&out, 2, 19, &d) == PROTO_ERR_FORMAT, "wrong field count");
+    CHECK(edit_decode(&out, 2, PROTO_FIELDS_TRANSITIONS - 1, &d) == PROTO_ERR_FORMAT,
+          "wrong field count");
     CHECK(edit_decode(&out, 0, 0xc4, &d) == PROTO_ERR_FORMAT, "not an array");
     m = exact_copy(out.data, out.size);
     m[out.size - 9] = 0xce;
@@ -572,8 +595,14 @@ static void test_validation(void) {
           "n over max_batch");
     d = DIMS_SMALL;
     CHECK(out.data[5] == 3 && out.data[6] == 41, "rank, seq positions");
-    size_t n_at = 7 + 9; // env_steps is a uint64 (0xcf + 8)
+    size_t wait_at = 7 + 9, n_at = wait_at + 9; // env_steps and wait_us are uint64 (0xcf + 8)
+    CHECK(out.data[wait_at] == 0xcf, "wait_us position");
     CHECK(out.data[n_at] == 4, "n position");
+    CHECK(edit_decode(&out, wait_at + 1, 0xff, &d) == PROTO_OK, "wait_us near 2^64 is valid: %s",
+          err);
+    CHECK(edit_decode(&out, wait_at, 0xc0, &d) == PROTO_ERR_FORMAT && strstr(err, "wait_us"),
+          "wait_us nil: %s", err);
+    CHECK(edit_decode(&out, wait_at, 0xd3, &d) == PROTO_ERR_FORMAT, "wait_us int64: %s", err);
     CHECK(edit_decode(&out, n_at, 0, &d) == PROTO_ERR_SIZE, "n = 0");
     CHECK(edit_decode(&out, n_at, 5, &d) == PROTO_ERR_SIZE, "n disagrees with the bins");
     CHECK(edit_decode(&out, n_at + 3, 5, &d) == PROTO_ERR_SIZE, "n_episodes > n");
@@ -681,7 +710,7 @@ static void test_hostile_sizes(void) {
         {0xdd, 0x12, 0x12, 0x12, 0x12}, // array32, n = 303M
         {0xdf, 0xff, 0xff, 0xff, 0xff}, // map32
         {0xdc, 0xff, 0xff, 0x01, 0x02}, // array16 65535, version 1, kind 2
-        {0xdc, 0x00, 0x14, 0x01, 0x02, 0xc6, 0xff, 0xff, 0xff, 0xff}, // bin32 4 GiB as rank
+        {0xdc, 0x00, 0x15, 0x01, 0x02, 0xc6, 0xff, 0xff, 0xff, 0xff}, // bin32 4 GiB as rank
         {0x9a, 0x01, 0x01, 0x01, 0xdb, 0xff, 0xff, 0xff, 0xff, 0x41}, // str32 4 GiB env name
         {0x96, 0x01, 0x03, 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
     };
@@ -720,11 +749,11 @@ static void test_hostile_sizes(void) {
     enum proto_status st = proto_decode_transitions(&t, m, out.size, &big, err, sizeof err);
     CHECK(st == PROTO_ERR_TRUNCATED || st == PROTO_ERR_SIZE, "giant obs bin: %s", err);
     free(m);
-    // a hand-built message with n = 65535, obs_dim 3 act 2, no bodies
+    // a hand-built message with wait_us 0, n = 65535, obs_dim 3 act 2, no bodies
     unsigned char hand[64];
     size_t k = 0;
-    const unsigned char head[] = {0xdc, 0x00, 0x14, 0x01, 0x02, 0x01, 0x00, 0x00, 0xcd, 0xff,
-                                  0xff, 0x03, 0x02, 0x00, 0xc6, 0xff, 0xff, 0xff, 0xff};
+    const unsigned char head[] = {0xdc, 0x00, 0x15, 0x01, 0x02, 0x01, 0x00, 0x00, 0x00, 0xcd,
+                                  0xff, 0xff, 0x03, 0x02, 0x00, 0xc6, 0xff, 0xff, 0xff, 0xff};
     memcpy(hand, head, sizeof head);
     k = sizeof head;
     memset(hand + k, 0, 9);

@@ -1,0 +1,66 @@
+/* actor.h — the environment side of online fine-tuning: E environments stepped with the
+ * one-step policy evaluated for the whole batch at once. Runs on an actor rank (actor_main_mpi,
+ * streaming TRANSITIONS to rank 0) or inline in the learner's process (-np 1: actor_step with a
+ * sink that writes straight into the replay; same code path, no messages).
+ *
+ *   struct actor a;
+ *   actor_init(&a, &cfg, err, sizeof err);
+ *   actor_set_weights(&a, policy_params, version);  // the learner's one-step actor range
+ *   actor_step(&a, sink, ctx);                      // E transitions, episode stats via the sink
+ */
+#ifndef FLOQ_ACTOR_H
+#define FLOQ_ACTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/nn.h"
+#include "common/param.h"
+#include "common/rng.h"
+#include "envs/env.h"
+#include "learner/agent.h"
+
+struct actor_cfg {
+    char env_name[128];
+    int num_envs;
+    uint64_t seed;
+    int rank;
+    struct agent_cfg ac; /* the policy network's shape (obs/act dims, actor hidden sizes) */
+};
+
+struct actor {
+    struct actor_cfg c;
+    struct vecenv v;
+    struct mlp policy;
+    struct param_block pb; /* the one-step actor's parameters only */
+    struct mlp_tape t;
+    float *x;              /* (E, O+A) policy input */
+    float *act, *obs0;     /* (E,A), (E,O) */
+    struct rng rng;
+    uint32_t wver;
+    int have_weights;
+    uint64_t steps, episodes, unstable;
+};
+
+/* what an actor produces; called once per transition and once per finished episode */
+struct actor_sink {
+    void (*transition)(void *ctx, const float *obs, const float *act, float rew, int terminal,
+                       int mask, const float *next_obs, uint32_t wver);
+    void (*episode)(void *ctx, double ret, int len, int success);
+    void *ctx;
+};
+
+int actor_init(struct actor *a, const struct actor_cfg *c, char *err, size_t errsz);
+void actor_free(struct actor *a);
+/* floats of the policy block (must equal the learner's policy range) */
+size_t actor_policy_size(const struct actor *a);
+void actor_set_weights(struct actor *a, const float *w, uint32_t wver);
+/* one batched step of all E envs; returns transitions emitted (E minus unstable ones) */
+int actor_step(struct actor *a, const struct actor_sink *sink);
+
+/* the actor rank's whole life under mpirun (rank >= 1); returns the process exit code.
+ * bad_messages > 0 makes this rank send that many malformed messages of each kind first
+ * (tests only: --test_bad_actor) */
+int actor_main_mpi(int bad_messages);
+
+#endif

@@ -1,0 +1,170 @@
+#include "common/comm.h"
+
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+
+static MPI_Comm g_p2p = MPI_COMM_NULL, g_bc = MPI_COMM_NULL;
+static int g_rank, g_size = 1, g_inited;
+
+int comm_init(int *argc, char ***argv) {
+    if (g_inited) {
+        return 0;
+    }
+    int prov = 0;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &prov) != MPI_SUCCESS) {
+        return -1;
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    MPI_Comm_dup(MPI_COMM_WORLD, &g_p2p);
+    MPI_Comm_dup(MPI_COMM_WORLD, &g_bc);
+    MPI_Comm_set_errhandler(g_p2p, MPI_ERRORS_RETURN);
+    MPI_Comm_set_errhandler(g_bc, MPI_ERRORS_RETURN);
+    g_inited = 1;
+    log_set_rank(g_rank);
+    return 0;
+}
+
+int comm_initialized(void) {
+    return g_inited;
+}
+
+void comm_finalize(void) {
+    if (!g_inited) {
+        return;
+    }
+    MPI_Comm_free(&g_p2p);
+    MPI_Comm_free(&g_bc);
+    MPI_Finalize();
+    g_inited = 0;
+}
+
+int comm_rank(void) {
+    return g_rank;
+}
+
+int comm_size(void) {
+    return g_size;
+}
+
+_Noreturn void comm_abort(int code) {
+    if (g_inited) {
+        MPI_Abort(MPI_COMM_WORLD, code);
+    }
+    exit(code);
+}
+
+int comm_isend(struct comm_req *r, int dest, int tag, const void *buf, size_t n) {
+    FLOQ_ASSERT(!r->active && n <= (size_t)INT32_MAX);
+    if (!r->mpi) {
+        r->mpi = mem_alloc(sizeof(MPI_Request));
+    }
+    int rc = MPI_Isend(buf, (int)n, MPI_BYTE, dest, tag, g_p2p, (MPI_Request *)r->mpi);
+    r->active = rc == MPI_SUCCESS;
+    return rc == MPI_SUCCESS ? 0 : -1;
+}
+
+int comm_test(struct comm_req *r) {
+    if (!r->active) {
+        return 1;
+    }
+    int done = 0;
+    MPI_Test((MPI_Request *)r->mpi, &done, MPI_STATUS_IGNORE);
+    if (done) {
+        r->active = 0;
+    }
+    return done;
+}
+
+void comm_wait(struct comm_req *r) {
+    while (!comm_test(r)) {
+        sleep_us(50);
+    }
+}
+
+int comm_poll(int src, int tag, int *from, int *tag_out, size_t *n) {
+    int flag = 0;
+    MPI_Status st;
+    MPI_Iprobe(src < 0 ? MPI_ANY_SOURCE : src, tag < 0 ? MPI_ANY_TAG : tag, g_p2p, &flag, &st);
+    if (!flag) {
+        return 0;
+    }
+    int cnt = 0;
+    MPI_Get_count(&st, MPI_BYTE, &cnt);
+    *from = st.MPI_SOURCE;
+    *tag_out = st.MPI_TAG;
+    *n = (size_t)cnt;
+    return 1;
+}
+
+int comm_recv(void *buf, size_t cap, int from, int tag, size_t *n) {
+    MPI_Status st;
+    int flag = 0, cnt = 0;
+    MPI_Iprobe(from, tag, g_p2p, &flag, &st);
+    if (flag) {
+        MPI_Get_count(&st, MPI_BYTE, &cnt);
+    }
+    if (flag && (size_t)cnt > cap) {
+        /* consume the oversized message in small pieces of nothing: a truncating receive with
+         * MPI_ERRORS_RETURN takes it off the queue and reports MPI_ERR_TRUNCATE */
+        char sink[1];
+        MPI_Recv(sink, 1, MPI_BYTE, from, tag, g_p2p, &st);
+        *n = (size_t)cnt;
+        return -1;
+    }
+    int rc = MPI_Recv(buf, (int)(cap > INT32_MAX ? INT32_MAX : cap), MPI_BYTE, from, tag, g_p2p,
+                      &st);
+    MPI_Get_count(&st, MPI_BYTE, &cnt);
+    *n = (size_t)cnt;
+    return rc == MPI_SUCCESS ? 0 : -1;
+}
+
+int comm_ibcast(struct comm_bcast *b, void *buf, size_t n) {
+    FLOQ_ASSERT(!b->active && n <= (size_t)INT32_MAX);
+    if (!b->mpi) {
+        b->mpi = mem_alloc(sizeof(MPI_Request));
+    }
+    int rc = MPI_Ibcast(buf, (int)n, MPI_BYTE, 0, g_bc, (MPI_Request *)b->mpi);
+    b->active = rc == MPI_SUCCESS;
+    return rc == MPI_SUCCESS ? 0 : -1;
+}
+
+int comm_bcast_test(struct comm_bcast *b) {
+    if (!b->active) {
+        return 1;
+    }
+    int done = 0;
+    MPI_Test((MPI_Request *)b->mpi, &done, MPI_STATUS_IGNORE);
+    if (done) {
+        b->active = 0;
+    }
+    return done;
+}
+
+void comm_bcast_wait(struct comm_bcast *b) {
+    while (!comm_bcast_test(b)) {
+        sleep_us(50);
+    }
+}
+
+double comm_wtime(void) {
+    return MPI_Wtime();
+}
+
+void comm_req_free(struct comm_req *r) {
+    mem_free(r->mpi);
+    r->mpi = NULL;
+    r->active = 0;
+}
+
+void comm_bcast_free(struct comm_bcast *b) {
+    mem_free(b->mpi);
+    b->mpi = NULL;
+    b->active = 0;
+}

@@ -1,0 +1,565 @@
+#include "learner/online.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cfg.h"
+#include "common/comm.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/util.h"
+
+size_t online_weights_bcast_bytes(uint64_t n_params) {
+    return 8 + proto_weights_bytes((size_t)n_params);
+}
+
+int online_actor_cfg(const struct online_setup *s, int rank, struct actor_cfg *ac, char *err,
+                     size_t errsz) {
+    struct train_cfg tc;
+    if (train_cfg_from_json(&tc, s->config_json, err, errsz)) {
+        return -1;
+    }
+    memset(ac, 0, sizeof *ac);
+    snprintf(ac->env_name, sizeof ac->env_name, "%s", tc.env_name);
+    ac->num_envs = tc.num_envs;
+    ac->seed = tc.seed * 1000003ULL + (uint64_t)rank;
+    ac->rank = rank;
+    ac->ac = tc.ac;
+    ac->ac.obs_dim = s->obs_dim;
+    ac->ac.act_dim = s->act_dim;
+    return 0;
+}
+
+void online_release_actors(void) {
+    if (!comm_initialized() || comm_size() < 2) {
+        return;
+    }
+    struct online_setup *s = mem_alloc(sizeof *s);
+    s->magic = ONLINE_SETUP_MAGIC;
+    s->n_params = 0;
+    struct comm_bcast bc = {0};
+    comm_ibcast(&bc, s, sizeof *s);
+    comm_bcast_wait(&bc);
+    comm_bcast_free(&bc);
+    mem_free(s);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+struct peer {
+    int accepted, refused, bye, stopped;
+    int E;
+    uint32_t max_batch;
+    uint64_t granted, received, env_steps, last_env_steps;
+    uint64_t window;
+};
+
+struct learner {
+    struct train_cfg *tc;
+    struct agent *ag;
+    struct replay *rb;
+    struct rng *sampler, *drng;
+    struct agent_draws *dr;
+    const struct online_hooks *h;
+    long *step;
+    long step0;
+    uint64_t received, updates, target_updates;
+    uint32_t published;  /* newest weight version broadcast (= update count at the time) */
+    /* interval stats */
+    double t_last, wait_s, lag_sum, lag_min, lag_max;
+    uint64_t lag_n, ep_n, recv_last, upd_last, env_last;
+    double ep_ret, ep_succ;
+    struct proto_stats ps;
+    int bad_update;
+};
+
+static void lag_add(struct learner *L, double lmin, double lmax, double sum, uint64_t n) {
+    if (n == 0) {
+        return;
+    }
+    L->lag_min = fmin(L->lag_min, lmin);
+    L->lag_max = fmax(L->lag_max, lmax);
+    L->lag_sum += sum;
+    L->lag_n += n;
+}
+
+static void emit(struct learner *L, int actors, double actor_wait, uint64_t env_total) {
+    double now = now_sec(), dt = fmax(now - L->t_last, 1e-9);
+    struct online_stats s = {0};
+    s.env_steps = L->received;
+    s.updates = L->updates;
+    s.env_steps_per_s = (double)(env_total - L->env_last) / dt;
+    s.received_per_s = (double)(L->received - L->recv_last) / dt;
+    s.updates_per_s = (double)(L->updates - L->upd_last) / dt;
+    s.queue_depth = L->tc->utd * (double)L->received - (double)L->updates;
+    s.learner_wait_s = L->wait_s;
+    s.actor_wait_s = actor_wait;
+    s.lag_min = L->lag_n ? L->lag_min : NAN;
+    s.lag_max = L->lag_n ? L->lag_max : NAN;
+    s.lag_mean = L->lag_n ? L->lag_sum / (double)L->lag_n : NAN;
+    s.episodes = L->ep_n;
+    s.ep_return = L->ep_n ? L->ep_ret / (double)L->ep_n : NAN;
+    s.ep_success = L->ep_n ? L->ep_succ / (double)L->ep_n : NAN;
+    s.bad_messages = L->ps.bad_total;
+    s.actors = actors;
+    L->h->log(L->h->ctx, *L->step, &s);
+    L->t_last = now;
+    L->wait_s = 0;
+    L->lag_sum = 0, L->lag_n = 0, L->lag_min = INFINITY, L->lag_max = -INFINITY;
+    L->ep_n = 0, L->ep_ret = 0, L->ep_succ = 0;
+    L->recv_last = L->received, L->upd_last = L->updates, L->env_last = env_total;
+}
+
+/* one update if the data allows it; returns 1 if it ran */
+static int maybe_update(struct learner *L) {
+    uint64_t allowed = (uint64_t)floor(L->tc->utd * (double)L->received);
+    if (allowed > L->target_updates) {
+        allowed = L->target_updates;
+    }
+    if (L->received < (uint64_t)L->tc->start_online_after || L->updates >= allowed) {
+        return 0;
+    }
+    struct agent_batch b;
+    replay_sample(L->rb, L->sampler, L->ag->c.batch_size, &b);
+    agent_draws_sample(L->dr, &L->ag->c, L->drng);
+    agent_update(L->ag, &b, L->dr);
+    L->updates++;
+    if (!isfinite(L->ag->metrics.total_loss)) {
+        L->bad_update = 1;
+    }
+    *L->step = L->step0 + (long)L->received;
+    if (L->updates % (uint64_t)L->tc->log_interval == 0) {
+        return 2;
+    }
+    L->h->tick(L->h->ctx, *L->step);
+    return 1;
+}
+
+/* ---- inline: one process, the actor steps between updates with the current weights ---- */
+
+static void inline_transition(void *ctx, const float *obs, const float *act, float rew,
+                              int terminal, int mask, const float *next_obs, uint32_t wver) {
+    struct learner *L = ctx;
+    replay_push(L->rb, obs, act, rew, (float)mask, (uint8_t)terminal, next_obs);
+    L->received++;
+    double lag = (double)L->published - (double)wver;
+    lag_add(L, lag, lag, lag, 1);
+}
+
+static void inline_episode(void *ctx, double ret, int len, int success) {
+    (void)len;
+    struct learner *L = ctx;
+    L->ep_n++;
+    L->ep_ret += ret;
+    L->ep_succ += success;
+}
+
+static int run_inline(struct learner *L, char *err, size_t errsz) {
+    struct train_cfg *tc = L->tc;
+    struct agent *ag = L->ag;
+    struct actor_cfg ac;
+    memset(&ac, 0, sizeof ac);
+    snprintf(ac.env_name, sizeof ac.env_name, "%s", tc->env_name);
+    ac.num_envs = tc->num_envs;
+    ac.seed = tc->seed * 1000003ULL;
+    ac.rank = 0;
+    ac.ac = ag->c;
+    struct actor a;
+    if (actor_init(&a, &ac, err, errsz)) {
+        return -1;
+    }
+    if (actor_policy_size(&a) != ag->policy_end - ag->policy_begin) {
+        snprintf(err, errsz, "online: policy sizes differ (%zu vs %zu)", actor_policy_size(&a),
+                 ag->policy_end - ag->policy_begin);
+        actor_free(&a);
+        return -1;
+    }
+    struct actor_sink sink = {inline_transition, inline_episode, L};
+    log_info("online: inline actor (one process), %d env(s) of %s, utd %g, lag 0 by construction",
+             tc->num_envs, tc->env_name, tc->utd);
+    while (L->received < (uint64_t)tc->online_steps && !L->bad_update) {
+        L->published = (uint32_t)ag->step;
+        actor_set_weights(&a, ag->pb.w + ag->policy_begin, L->published);
+        actor_step(&a, &sink);
+        int r;
+        while ((r = maybe_update(L)) != 0) {
+            if (r == 2) {
+                emit(L, 1, 0, L->received);
+                L->h->tick(L->h->ctx, *L->step);
+            }
+        }
+    }
+    while (maybe_update(L)) {
+    }
+    if (L->updates != L->upd_last || L->received != L->recv_last) {
+        emit(L, 1, 0, L->received);
+    }
+    actor_free(&a);
+    return L->bad_update ? -1 : 0;
+}
+
+/* ---- MPI: actor ranks stream transitions, weights go out by broadcast ---- */
+
+static void send_small(int dest, int tag, struct proto_buf *b) {
+    struct comm_req r = {0};
+    comm_isend(&r, dest, tag, b->data, b->size);
+    comm_wait(&r);
+    comm_req_free(&r);
+}
+
+static void send_control(int dest, uint32_t cmd, uint32_t credits, uint32_t wver) {
+    struct proto_buf b;
+    proto_buf_init(&b, PROTO_SMALL_BYTES);
+    struct proto_control c = {cmd, credits, wver};
+    char err[128];
+    if (proto_encode_control(&b, &c, err, sizeof err) == 0) {
+        send_small(dest, PROTO_TAG_CONTROL, &b);
+    }
+    proto_buf_free(&b);
+}
+
+struct mpi_state {
+    int n;                   /* ranks */
+    struct peer *p;          /* (n) */
+    unsigned char *tbuf, *sbuf;
+    size_t tcap;
+    unsigned char *wbuf;     /* weight broadcast buffer */
+    size_t wcap;
+    struct comm_bcast bc;
+    struct proto_buf wmsg;
+    uint64_t granted_total;
+    uint32_t max_batch;
+};
+
+static void publish(struct learner *L, struct mpi_state *M) {
+    if (L->tc->lockstep) {
+        comm_bcast_wait(&M->bc); /* lock-step: every update's weights reach the actor */
+    }
+    if (!comm_bcast_test(&M->bc)) {
+        return; /* the previous broadcast is still moving; the next check sends the newest */
+    }
+    struct agent *ag = L->ag;
+    uint32_t v = (uint32_t)ag->step;
+    char err[256];
+    if (proto_encode_weights(&M->wmsg, v, ag->pb.w + ag->policy_begin,
+                             ag->policy_end - ag->policy_begin, err, sizeof err)) {
+        log_error("online: %s", err);
+        comm_abort(1);
+    }
+    uint64_t len = M->wmsg.size;
+    memcpy(M->wbuf, &len, 8);
+    memcpy(M->wbuf + 8, M->wmsg.data, M->wmsg.size);
+    comm_ibcast(&M->bc, M->wbuf, M->wcap);
+    L->published = v;
+}
+
+static void ingest_one(struct learner *L, struct mpi_state *M, int from, int tag, size_t n) {
+    (void)n;
+    struct train_cfg *tc = L->tc;
+    int O = L->ag->c.obs_dim, A = L->ag->c.act_dim;
+    char err[512];
+    size_t got;
+    if (from <= 0 || from >= M->n) {
+        comm_recv(M->sbuf, PROTO_SMALL_BYTES, from, tag, &got);
+        return;
+    }
+    struct peer *p = &M->p[from];
+    if (tag == PROTO_TAG_TRANSITIONS) {
+        if (comm_recv(M->tbuf, M->tcap, from, tag, &got)) {
+            snprintf(err, sizeof err, "TRANSITIONS of %zu bytes exceeds the bound %zu", got,
+                     M->tcap);
+            proto_stats_count(&L->ps, PROTO_ERR_SIZE, from, err);
+            return;
+        }
+        if (!p->accepted) {
+            proto_stats_count(&L->ps, PROTO_ERR_KIND, from, "TRANSITIONS before an accepted HELLO");
+            return;
+        }
+        struct proto_dims d = {.obs_dim = (uint32_t)O, .act_dim = (uint32_t)A,
+                               .max_batch = p->max_batch, .wver_max = L->published};
+        struct proto_transitions t;
+        enum proto_status st = proto_decode_transitions(&t, M->tbuf, got, &d, err, sizeof err);
+        if (st == PROTO_OK && t.rank != (uint32_t)from) {
+            snprintf(err, sizeof err, "TRANSITIONS claims rank %u but came from rank %d", t.rank,
+                     from);
+            st = PROTO_ERR_RANGE;
+        }
+        proto_stats_count(&L->ps, st, from, err);
+        if (st != PROTO_OK) {
+            return;
+        }
+        /* copy into the ring, in two pieces at the wrap */
+        struct replay *rb = L->rb;
+        uint32_t done = 0;
+        while (done < t.n) {
+            uint32_t k = (uint32_t)FLOQ_MIN((size_t)(t.n - done), rb->cap - rb->pos);
+            size_t i = rb->pos;
+            struct proto_rows rows = {rb->obs + i * O, rb->act + i * A, rb->rew + i, NULL,
+                                      rb->mask + i, rb->next_obs + i * O, NULL};
+            proto_transitions_copy(&t, done, k, &rows);
+            rb->pos = (i + k) % rb->cap;
+            rb->size = FLOQ_MIN(rb->cap, rb->size + k);
+            rb->pushed += k;
+            done += k;
+        }
+        L->received += t.n;
+        p->received += t.n;
+        p->env_steps = t.env_steps;
+        double cur = L->published;
+        lag_add(L, cur - t.wver_max, cur - t.wver_min, cur * t.n - (double)t.wver_sum, t.n);
+        for (uint32_t e = 0; e < t.n_episodes; e++) {
+            struct proto_episode ep = proto_transitions_episode(&t, e);
+            L->ep_n++;
+            L->ep_ret += ep.ret;
+            L->ep_succ += ep.success;
+        }
+        (void)tc;
+    } else if (tag == PROTO_TAG_HELLO) {
+        if (comm_recv(M->sbuf, PROTO_SMALL_BYTES, from, tag, &got)) {
+            proto_stats_count(&L->ps, PROTO_ERR_SIZE, from, "HELLO over 512 bytes");
+            return;
+        }
+        struct proto_hello h;
+        struct proto_dims d = {.obs_dim = (uint32_t)O, .act_dim = (uint32_t)A,
+                               .max_batch = M->max_batch, .wver_max = UINT32_MAX};
+        enum proto_status st = proto_decode_hello(&h, M->sbuf, got, err, sizeof err);
+        if (st == PROTO_OK) {
+            st = proto_check_hello(&h, &d, tc->env_name, err, sizeof err);
+        }
+        if (st == PROTO_OK && h.rank != (uint32_t)from) {
+            snprintf(err, sizeof err, "HELLO claims rank %u from rank %d", h.rank, from);
+            st = PROTO_ERR_RANGE;
+        }
+        if (st != PROTO_OK) {
+            proto_stats_count(&L->ps, st, from, err);
+            struct proto_buf b;
+            proto_buf_init(&b, PROTO_SMALL_BYTES);
+            char e2[128];
+            proto_encode_error(&b, st, err, e2, sizeof e2);
+            send_small(from, PROTO_TAG_ERROR, &b);
+            proto_buf_free(&b);
+            p->refused = 1;
+            return;
+        }
+        p->accepted = 1;
+        p->E = (int)h.num_envs;
+        p->max_batch = h.max_batch;
+        /* the credit window: enough for a few batches of all envs, in whole env steps */
+        uint64_t w = tc->lockstep ? (uint64_t)p->E
+                                  : (uint64_t)FLOQ_MAX(4 * p->E, (int)FLOQ_MIN(h.max_batch, 256u));
+        p->window = (w + (uint64_t)p->E - 1) / (uint64_t)p->E * (uint64_t)p->E;
+        uint64_t remaining = (uint64_t)tc->online_steps > M->granted_total
+                                 ? (uint64_t)tc->online_steps - M->granted_total
+                                 : 0;
+        uint64_t g = FLOQ_MIN(p->window, (remaining + (uint64_t)p->E - 1) / (uint64_t)p->E *
+                                             (uint64_t)p->E);
+        p->granted = g;
+        M->granted_total += g;
+        send_control(from, PROTO_CTRL_ACCEPT, (uint32_t)g, L->published);
+        log_info("online: actor %d accepted: %u env(s), batches of %u, seed %llu", from,
+                 h.num_envs, h.max_batch, (unsigned long long)h.seed);
+        proto_stats_count(&L->ps, PROTO_OK, from, NULL);
+    } else if (tag == PROTO_TAG_BYE) {
+        if (comm_recv(M->sbuf, PROTO_SMALL_BYTES, from, tag, &got) == 0) {
+            struct proto_bye by;
+            if (proto_decode_bye(&by, M->sbuf, got, err, sizeof err) == PROTO_OK) {
+                p->bye = 1;
+                p->env_steps = by.env_steps;
+            }
+        }
+    } else {
+        comm_recv(M->sbuf, PROTO_SMALL_BYTES, from, tag, &got);
+        snprintf(err, sizeof err, "unexpected tag %d", tag);
+        proto_stats_count(&L->ps, PROTO_ERR_KIND, from, err);
+    }
+}
+
+static void drain(struct learner *L, struct mpi_state *M) {
+    int from, tag;
+    size_t n;
+    int k = 0;
+    while (k++ < 1000 && comm_poll(-1, -1, &from, &tag, &n)) {
+        ingest_one(L, M, from, tag, n);
+    }
+    comm_bcast_test(&M->bc);
+}
+
+static void grant(struct learner *L, struct mpi_state *M) {
+    struct train_cfg *tc = L->tc;
+    double backlog = tc->utd * (double)L->received - (double)L->updates;
+    uint64_t wtot = 0;
+    for (int r = 1; r < M->n; r++) {
+        wtot += M->p[r].window;
+    }
+    if (backlog > (tc->lockstep ? 0.0 : tc->utd * (double)wtot)) {
+        return; /* backpressure: the learner is behind, actors wait */
+    }
+    for (int r = 1; r < M->n; r++) {
+        struct peer *p = &M->p[r];
+        if (!p->accepted || p->stopped) {
+            continue;
+        }
+        uint64_t out = p->granted - FLOQ_MIN(p->granted, p->received);
+        if (out + (uint64_t)p->E > p->window) {
+            continue;
+        }
+        uint64_t remaining = (uint64_t)tc->online_steps > M->granted_total
+                                 ? (uint64_t)tc->online_steps - M->granted_total
+                                 : 0;
+        if (remaining == 0) {
+            continue;
+        }
+        uint64_t g = (p->window - out) / (uint64_t)p->E * (uint64_t)p->E;
+        uint64_t cap = (remaining + (uint64_t)p->E - 1) / (uint64_t)p->E * (uint64_t)p->E;
+        g = FLOQ_MIN(g, cap);
+        if (g == 0) {
+            continue;
+        }
+        p->granted += g;
+        M->granted_total += g;
+        send_control(r, PROTO_CTRL_CREDIT, (uint32_t)g, L->published);
+    }
+}
+
+static uint64_t env_total(struct mpi_state *M) {
+    uint64_t s = 0;
+    for (int r = 1; r < M->n; r++) {
+        s += M->p[r].env_steps;
+    }
+    return s;
+}
+
+static int run_mpi(struct learner *L, char *err, size_t errsz) {
+    struct train_cfg *tc = L->tc;
+    struct agent *ag = L->ag;
+    struct mpi_state M;
+    memset(&M, 0, sizeof M);
+    M.n = comm_size();
+    int O = ag->c.obs_dim, A = ag->c.act_dim;
+    uint64_t np = ag->policy_end - ag->policy_begin;
+    /* setup broadcast */
+    struct online_setup *s = mem_alloc(sizeof *s);
+    s->magic = ONLINE_SETUP_MAGIC;
+    s->n_params = np;
+    s->obs_dim = O, s->act_dim = A;
+    s->max_batch = (uint32_t)FLOQ_MAX(tc->num_envs, FLOQ_MIN(256, 8 * tc->num_envs));
+    M.max_batch = s->max_batch;
+    if (train_cfg_to_json(tc, s->config_json, sizeof s->config_json)) {
+        snprintf(err, errsz, "online: the config does not fit the setup message");
+        mem_free(s);
+        return -1;
+    }
+    comm_ibcast(&M.bc, s, sizeof *s);
+    comm_bcast_wait(&M.bc);
+    mem_free(s);
+    M.p = mem_alloc(sizeof(struct peer) * (size_t)M.n);
+    M.max_batch = (uint32_t)FLOQ_MAX(tc->num_envs, FLOQ_MIN(256, 8 * tc->num_envs));
+    M.tcap = proto_transitions_max_bytes((uint32_t)O, (uint32_t)A, M.max_batch);
+    M.tbuf = mem_alloc(M.tcap);
+    M.sbuf = mem_alloc(PROTO_SMALL_BYTES);
+    M.wcap = online_weights_bcast_bytes(np);
+    M.wbuf = mem_alloc(M.wcap);
+    proto_buf_init(&M.wmsg, proto_weights_bytes(np));
+    publish(L, &M);
+    log_info("online: %d actor rank(s) x %d env(s) of %s, utd %g, weights every %ld update(s)",
+             M.n - 1, tc->num_envs, tc->env_name, tc->utd, tc->sync_interval);
+    long last_sync = ag->step;
+    double t_log = now_sec();
+    while (!L->bad_update) {
+        drain(L, &M);
+        grant(L, &M);
+        int r = maybe_update(L);
+        if (r) {
+            if (ag->step - last_sync >= tc->sync_interval) {
+                publish(L, &M);
+                if ((uint32_t)ag->step == L->published) {
+                    last_sync = ag->step;
+                }
+            }
+            if (r == 2) {
+                emit(L, M.n - 1, 0, env_total(&M));
+                L->h->tick(L->h->ctx, *L->step);
+            }
+            continue;
+        }
+        if (L->received >= (uint64_t)tc->online_steps && L->updates >= L->target_updates) {
+            break;
+        }
+        double tw = now_sec();
+        sleep_us(100);
+        L->wait_s += now_sec() - tw;
+        if (now_sec() - t_log > 30 && L->updates == L->upd_last) {
+            log_info("online: waiting for actors (%llu of %lld transitions received)",
+                     (unsigned long long)L->received, (long long)tc->online_steps);
+            t_log = now_sec();
+        }
+    }
+    if (L->updates != L->upd_last || L->received != L->recv_last) {
+        emit(L, M.n - 1, 0, env_total(&M));
+    }
+    /* stop the actors: STOP, their last transitions and BYE, then the end-of-run broadcast */
+    for (int r = 1; r < M.n; r++) {
+        if (M.p[r].accepted) {
+            send_control(r, PROTO_CTRL_STOP, 0, L->published);
+            M.p[r].stopped = 1;
+        }
+    }
+    double t0 = now_sec();
+    for (;;) {
+        drain(&*L, &M);
+        int all = 1;
+        for (int r = 1; r < M.n; r++) {
+            all &= !M.p[r].accepted || M.p[r].bye;
+        }
+        if (all || now_sec() - t0 > 60) {
+            if (!all) {
+                log_warn("online: some actors sent no BYE within 60 s");
+            }
+            break;
+        }
+        sleep_us(200);
+    }
+    comm_bcast_wait(&M.bc);
+    memset(M.wbuf, 0, 8);
+    comm_ibcast(&M.bc, M.wbuf, M.wcap);
+    comm_bcast_wait(&M.bc);
+    uint64_t et = env_total(&M);
+    log_info("online: %llu transitions received (%llu env steps), %llu updates, %llu bad "
+             "messages dropped",
+             (unsigned long long)L->received, (unsigned long long)et,
+             (unsigned long long)L->updates, (unsigned long long)L->ps.bad_total);
+    for (int k = 1; k < PROTO_STATUS_COUNT; k++) {
+        if (L->ps.bad[k]) {
+            log_info("online:   dropped as %s: %llu", proto_status_name((enum proto_status)k),
+                     (unsigned long long)L->ps.bad[k]);
+        }
+    }
+    comm_bcast_free(&M.bc);
+    proto_buf_free(&M.wmsg);
+    mem_free(M.p), mem_free(M.tbuf), mem_free(M.sbuf), mem_free(M.wbuf);
+    return L->bad_update ? -1 : 0;
+}
+
+int online_learn(struct train_cfg *tc, struct agent *ag, struct replay *rb, struct rng *sampler,
+                 struct rng *drng, struct agent_draws *dr, long *step,
+                 const struct online_hooks *h, char *err, size_t errsz) {
+    struct learner L;
+    memset(&L, 0, sizeof L);
+    L.tc = tc, L.ag = ag, L.rb = rb, L.sampler = sampler, L.drng = drng, L.dr = dr, L.h = h;
+    L.step = step;
+    L.step0 = *step;
+    L.target_updates = (uint64_t)floor(tc->utd * (double)tc->online_steps);
+    L.t_last = now_sec();
+    L.lag_min = INFINITY, L.lag_max = -INFINITY;
+    L.published = (uint32_t)ag->step;
+    int rc = comm_initialized() && comm_size() > 1 ? run_mpi(&L, err, errsz)
+                                                   : run_inline(&L, err, errsz);
+    if (rc && L.bad_update) {
+        snprintf(err, errsz, "online: the loss became non-finite at update %llu; lower "
+                             "--agent.lr or check the rewards",
+                 (unsigned long long)L.updates);
+    }
+    return rc;
+}

@@ -1,0 +1,65 @@
+/* online.h — online fine-tuning: the learner's side of the actor-learner (rank 0 with actor
+ * ranks over MPI, or one inline actor when the job has one rank), pacing, weight broadcast and
+ * the statistics it logs. See docs/online.md.
+ */
+#ifndef FLOQ_ONLINE_H
+#define FLOQ_ONLINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "actor/actor.h"
+#include "common/proto.h"
+#include "learner/replay.h"
+#include "learner/train.h"
+
+#define ONLINE_SETUP_MAGIC 0x51464c4fu /* "OLFQ" */
+#define ONLINE_JSON_MAX 16384
+
+/* broadcast once from rank 0 to the actors when the online phase starts (n_params 0: none) */
+struct online_setup {
+    uint32_t magic;
+    uint32_t max_batch;     /* transitions per TRANSITIONS message */
+    uint64_t n_params;      /* floats of the policy block */
+    int32_t obs_dim, act_dim;
+    char config_json[ONLINE_JSON_MAX]; /* the resolved train config (cfg JSON) */
+};
+
+/* bytes of one weight broadcast: 8-byte length (0 = end of run) + a WEIGHTS message */
+size_t online_weights_bcast_bytes(uint64_t n_params);
+/* the actor rank's config from the setup */
+int online_actor_cfg(const struct online_setup *s, int rank, struct actor_cfg *ac, char *err,
+                     size_t errsz);
+
+/* statistics of one logging interval */
+struct online_stats {
+    uint64_t env_steps;          /* online transitions received so far */
+    uint64_t updates;            /* online updates so far */
+    double env_steps_per_s, received_per_s, updates_per_s;
+    double queue_depth;          /* utd * received - updates (transitions not yet learned from) */
+    double learner_wait_s;       /* learner waiting for data in the interval */
+    double actor_wait_s;         /* actors waiting for credits/weights (sum, from their reports) */
+    double lag_min, lag_mean, lag_max; /* policy lag in updates over the interval's transitions */
+    double ep_return, ep_success; /* mean over episodes finished in the interval (NAN: none) */
+    uint64_t episodes;
+    uint64_t bad_messages;
+    int actors;
+};
+
+struct online_hooks {
+    void *ctx;
+    /* one metrics row (step = offline + online env steps) */
+    void (*log)(void *ctx, long step, const struct online_stats *s);
+    /* periodic evaluation / checkpoint checks, called after every update */
+    void (*tick)(void *ctx, long step);
+};
+
+/* runs tc->online_steps environment steps with tc->utd updates per step. *step advances. */
+int online_learn(struct train_cfg *tc, struct agent *ag, struct replay *rb, struct rng *sampler,
+                 struct rng *drng, struct agent_draws *dr, long *step,
+                 const struct online_hooks *h, char *err, size_t errsz);
+
+/* on an MPI job with actors: tells them there is no online phase (they exit) */
+void online_release_actors(void);
+
+#endif

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# mpi_test — the actor-learner under mpirun (as root in CI: allow-run-as-root, oversubscribe):
+#  * -np 3 offline -> online on tiny-v0: both actors deliver, weights reach them (policy lag
+#    finite and bounded), the updates-per-env-step ratio holds (utd 1 +- 10%), exit 0;
+#  * an actor rank sending malformed, truncated, wrong-version, wrong-size, NaN and oversized
+#    messages: the learner counts every one, survives and keeps training;
+#  * --lockstep reproduces the reference's policy lag 0; -np 1 (no mpirun) runs inline, lag 0;
+#  * an offline checkpoint resumes straight into online fine-tuning.
+set -u
+build=${1:-build}
+floq=$(cd "$(dirname "$build/floq")" && pwd)/floq
+export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+check() { if eval "$1"; then ok; else bad "$2"; fi; }
+col() {  # col FILE NAME -> values of that column on online rows
+  awk -F, -v name="$2" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == name) c = i; next}
+                        $2 == "online" {print $c}' "$1"
+}
+
+"$floq" collect --env_name tiny-v0 --policy random --episodes 100 --out "$T/tiny.npz" 2>/dev/null \
+  || bad "collect tiny"
+common=(--env_name tiny-v0 --dataset "$T/tiny.npz" --preset tiny --log_interval 250
+        --eval_interval 0 --actor.num_envs 4)
+
+# 1. three ranks: learner + two actors
+timeout 180 mpirun -np 3 "$floq" train "${common[@]}" --offline_steps 300 --online_steps 3000 \
+  --run_dir "$T/a" >"$T/a.log" 2>&1
+rc=$?
+check "[ $rc -eq 0 ]" "mpirun -np 3 exit $rc ($(tail -n 3 "$T/a.log"))"
+for r in 1 2; do
+  sent=$(sed -n "s/.*actor $r: .* env steps in .*, \([0-9]*\) sent.*/\1/p" "$T/a.log")
+  check "[ -n '$sent' ] && [ '$sent' -gt 0 ]" "actor $r delivered transitions (sent=$sent)"
+done
+recv=$(sed -n 's/.*online: \([0-9]*\) transitions received.*/\1/p' "$T/a.log")
+check "[ -n '$recv' ] && [ '$recv' -ge 3000 ]" "learner received >= 3000 transitions ($recv)"
+lagmax=$(col "$T/a/metrics.csv" lag_max | awk '$1 != "nan" && $1 > m {m = $1} END {print m + 0}')
+lagn=$(col "$T/a/metrics.csv" lag_max | grep -vc nan)
+check "[ $lagn -ge 3 ] && awk 'BEGIN{exit !($lagmax >= 0 && $lagmax <= 200)}'" \
+  "policy lag measured and bounded (max $lagmax updates over $lagn rows)"
+utd=$(paste -d' ' <(col "$T/a/metrics.csv" online_updates) <(col "$T/a/metrics.csv" env_steps) \
+      | awk '$2 >= 1000 {r = $1 / $2; if (r < lo || lo == "") lo = r; if (r > hi) hi = r}
+             END {printf "%.3f %.3f", lo, hi}')
+check "awk 'BEGIN{split(\"$utd\", u, \" \"); exit !(u[1] >= 0.9 && u[2] <= 1.1)}'" \
+  "updates per env step within 1 +- 10% once 1000 transitions arrived (min, max = $utd)"
+check "[ \$(col '$T/a/metrics.csv' bad_messages | tail -1) -eq 0 ]" "no bad messages in a clean run"
+check "[ -f '$T/a/checkpoints/ckpt-0000003300.ckpt' ]" "final checkpoint at step 3300"
+
+# 2. a misbehaving actor: counted, dropped, training goes on
+timeout 180 mpirun -np 3 "$floq" train "${common[@]}" --offline_steps 100 --online_steps 1500 \
+  --test_bad_actor 2 --run_dir "$T/b" >"$T/b.log" 2>&1
+rc=$?
+check "[ $rc -eq 0 ]" "bad-actor run exit $rc ($(tail -n 3 "$T/b.log"))"
+nbad=$(sed -n 's/.*updates, \([0-9]*\) bad messages dropped.*/\1/p' "$T/b.log")
+check "[ '$nbad' = 14 ]" "all 14 malformed messages counted ($nbad)"
+for why in truncated version checksum size dims nonfinite; do
+  check "grep -q 'dropped as $why' '$T/b.log'" "drop reason '$why' counted"
+done
+upd=$(col "$T/b/metrics.csv" online_updates | tail -1)
+check "[ '$upd' = 1500 ]" "the learner kept training through the bad messages ($upd updates)"
+
+# 3. lock-step: lag 0 exactly
+timeout 180 mpirun -np 2 "$floq" train --env_name tiny-v0 --dataset "$T/tiny.npz" --preset tiny \
+  --log_interval 100 --eval_interval 0 --actor.num_envs 1 --offline_steps 50 --online_steps 400 \
+  --lockstep --run_dir "$T/c" >"$T/c.log" 2>&1
+check "[ $? -eq 0 ]" "lockstep run ($(tail -n 2 "$T/c.log"))"
+lm=$(col "$T/c/metrics.csv" lag_max | grep -v nan | sort -n | tail -1)
+check "[ '$lm' = 0.000 ] || [ '$lm' = 0 ]" "lockstep policy lag is 0 (max $lm)"
+
+# 4. one process (no mpirun): the inline actor, lag 0
+"$floq" train "${common[@]}" --offline_steps 300 --online_steps 600 --run_dir "$T/d" >"$T/d.log" 2>&1
+check "[ $? -eq 0 ] && grep -q 'inline actor' '$T/d.log'" "single process runs the actor inline"
+lm=$(col "$T/d/metrics.csv" lag_max | grep -v nan | sort -n | tail -1)
+check "[ '$lm' = 0.000 ] || [ '$lm' = 0 ]" "inline policy lag is 0 (max $lm)"
+
+# 5. an offline checkpoint straight into online fine-tuning
+"$floq" train "${common[@]}" --offline_steps 200 --run_dir "$T/e" >/dev/null 2>&1
+timeout 180 mpirun -np 2 "$floq" train --resume "$T/e" --online_steps 500 >"$T/e.log" 2>&1
+check "[ $? -eq 0 ] && [ -f '$T/e/checkpoints/ckpt-0000000700.ckpt' ]" \
+  "resume offline -> online ($(tail -n 2 "$T/e.log"))"
+
+echo "mpi_test: $pass passed, $fail failed"
+[ $fail -eq 0 ]
