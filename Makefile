@@ -66,7 +66,8 @@ test: all
 	@bash tests/run.sh $(BUILD)
 
 bench: all
-	@$(BUILD)/floq bench
+	@OPENBLAS_NUM_THREADS=1 $(BUILD)/floq bench
+	@bash tests/bench_mpi.sh $(BUILD)
 
 run: all
 	@BUILD=$(BUILD) bash hostfiles/run_local.sh

@@ -126,6 +126,8 @@ struct sender {
     uint64_t seq, sent;
 };
 
+static double g_wait_s; /* this actor's cumulative wait for credits / weights */
+
 static void send_batch(struct sender *s, struct proto_batch *b, uint64_t env_steps) {
     if (b->n == 0) {
         return;
@@ -134,6 +136,7 @@ static void send_batch(struct sender *s, struct proto_batch *b, uint64_t env_ste
     comm_wait(&s->req[i]);
     b->seq = s->seq++;
     b->env_steps = env_steps;
+    b->wait_us = (uint64_t)(g_wait_s * 1e6);
     char err[256];
     if (proto_encode_transitions(&s->buf[i], b, err, sizeof err)) {
         log_error("actor: %s", err);
@@ -382,6 +385,7 @@ int actor_main_mpi(int bad_messages) {
             double tw = now_sec();
             sleep_us(100);
             wait_s += now_sec() - tw;
+            g_wait_s = wait_s;
         }
     }
     comm_wait(&snd.req[0]);

@@ -1,6 +1,8 @@
 #include "common/comm.h"
 
 #include <mpi.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,15 +11,36 @@
 #include "common/mem.h"
 #include "common/util.h"
 
-static MPI_Comm g_p2p = MPI_COMM_NULL, g_bc = MPI_COMM_NULL;
+static MPI_Comm g_p2p = MPI_COMM_NULL, g_bc = MPI_COMM_NULL, g_prog = MPI_COMM_NULL;
 static int g_rank, g_size = 1, g_inited;
+
+/* Open MPI here has no asynchronous progress (platform.md §0.6): a broadcast or a large send
+ * only moves inside MPI calls. While one is in flight, this thread makes such a call every
+ * 100 us (an MPI_Iprobe on a private communicator), so the learner's weight broadcast moves
+ * during its updates instead of waiting for the next comm call. */
+static pthread_t g_thread;
+static atomic_int g_run, g_pending;
+
+static void *progress_main(void *arg) {
+    (void)arg;
+    while (atomic_load(&g_run)) {
+        if (atomic_load(&g_pending) > 0) {
+            int flag;
+            MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, g_prog, &flag, MPI_STATUS_IGNORE);
+            sleep_us(100);
+        } else {
+            sleep_us(1000);
+        }
+    }
+    return NULL;
+}
 
 int comm_init(int *argc, char ***argv) {
     if (g_inited) {
         return 0;
     }
     int prov = 0;
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &prov) != MPI_SUCCESS) {
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &prov) != MPI_SUCCESS) {
         return -1;
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
@@ -26,8 +49,15 @@ int comm_init(int *argc, char ***argv) {
     MPI_Comm_dup(MPI_COMM_WORLD, &g_bc);
     MPI_Comm_set_errhandler(g_p2p, MPI_ERRORS_RETURN);
     MPI_Comm_set_errhandler(g_bc, MPI_ERRORS_RETURN);
+    MPI_Comm_dup(MPI_COMM_WORLD, &g_prog);
     g_inited = 1;
     log_set_rank(g_rank);
+    if (prov == MPI_THREAD_MULTIPLE && g_size > 1) {
+        atomic_store(&g_run, 1);
+        if (pthread_create(&g_thread, NULL, progress_main, NULL) != 0) {
+            atomic_store(&g_run, 0);
+        }
+    }
     return 0;
 }
 
@@ -39,6 +69,11 @@ void comm_finalize(void) {
     if (!g_inited) {
         return;
     }
+    if (atomic_load(&g_run)) {
+        atomic_store(&g_run, 0);
+        pthread_join(g_thread, NULL);
+    }
+    MPI_Comm_free(&g_prog);
     MPI_Comm_free(&g_p2p);
     MPI_Comm_free(&g_bc);
     MPI_Finalize();
@@ -67,6 +102,9 @@ int comm_isend(struct comm_req *r, int dest, int tag, const void *buf, size_t n)
     }
     int rc = MPI_Isend(buf, (int)n, MPI_BYTE, dest, tag, g_p2p, (MPI_Request *)r->mpi);
     r->active = rc == MPI_SUCCESS;
+    if (r->active) {
+        atomic_fetch_add(&g_pending, 1);
+    }
     return rc == MPI_SUCCESS ? 0 : -1;
 }
 
@@ -78,13 +116,16 @@ int comm_test(struct comm_req *r) {
     MPI_Test((MPI_Request *)r->mpi, &done, MPI_STATUS_IGNORE);
     if (done) {
         r->active = 0;
+        atomic_fetch_sub(&g_pending, 1);
     }
     return done;
 }
 
 void comm_wait(struct comm_req *r) {
-    while (!comm_test(r)) {
-        sleep_us(50);
+    for (int spin = 0; !comm_test(r); spin++) {
+        if (spin > 200) {
+            sleep_us(50);
+        }
     }
 }
 
@@ -132,6 +173,9 @@ int comm_ibcast(struct comm_bcast *b, void *buf, size_t n) {
     }
     int rc = MPI_Ibcast(buf, (int)n, MPI_BYTE, 0, g_bc, (MPI_Request *)b->mpi);
     b->active = rc == MPI_SUCCESS;
+    if (b->active) {
+        atomic_fetch_add(&g_pending, 1);
+    }
     return rc == MPI_SUCCESS ? 0 : -1;
 }
 
@@ -143,13 +187,16 @@ int comm_bcast_test(struct comm_bcast *b) {
     MPI_Test((MPI_Request *)b->mpi, &done, MPI_STATUS_IGNORE);
     if (done) {
         b->active = 0;
+        atomic_fetch_sub(&g_pending, 1);
     }
     return done;
 }
 
 void comm_bcast_wait(struct comm_bcast *b) {
-    while (!comm_bcast_test(b)) {
-        sleep_us(50);
+    for (int spin = 0; !comm_bcast_test(b); spin++) {
+        if (spin > 200) {
+            sleep_us(50);
+        }
     }
 }
 

@@ -109,7 +109,11 @@ void bench_proto(void) {
             proto_batch_push_episode(&s.batch, -50.0f, 100, 0);
         }
     }
+    // header values of an actor some way into a run (wait_us: 3 s spent waiting)
     s.batch.rank = 1;
+    s.batch.seq = 1000;
+    s.batch.env_steps = 1000000;
+    s.batch.wait_us = 3000000;
     s.dims = (struct proto_dims){BO, BA, BB, N_POLICY, UINT32_MAX};
     proto_buf_init(&s.msg, proto_transitions_max_bytes(BO, BA, BB));
     proto_buf_init(&s.enc, proto_transitions_max_bytes(BO, BA, BB));

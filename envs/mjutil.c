@@ -80,6 +80,14 @@ mjModel *mjutil_load_xml(const char *name, const char *xml, char *err, size_t er
     mj_deleteVFS(vfs);
     mem_free(vfs);
     if (!m) {
+        /* MuJoCo's message spans lines: make it one */
+        size_t n = strlen(msg);
+        while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) {
+            msg[--n] = 0;
+        }
+        for (char *c = msg; *c; c++) {
+            *c = *c == '\n' ? ' ' : *c;
+        }
         snprintf(err, errsz, "model %s: %s", name, msg[0] ? msg : "mj_loadXML failed");
     }
     return m;

@@ -12,16 +12,18 @@
 #include "envs/collect.h"
 #include "envs/env.h"
 #include "learner/bench_learner.h"
+#include "learner/bench_online.h"
+#include "common/comm.h"
 #include "learner/train.h"
 
 #define FLOQ_VERSION "0.1.0"
 
 static int bench_main(int argc, char **argv) {
-    char only[256] = "nn,learner,envs,proto";
+    char only[256] = "nn,learner,envs,actor,proto";
     float seconds = 3.0f;
     char err[512];
     struct cfg_opt o[] = {
-        CFG_STR("only", only, sizeof only, "comma-separated sections: nn, learner, envs, proto"),
+        CFG_STR("only", only, sizeof only, "comma-separated sections: nn, learner, envs, actor, proto, bcast (bcast needs mpirun)"),
         CFG_FLOAT("seconds", &seconds, 0.1, 3600, "time budget per measurement"),
     };
     int n = (int)FLOQ_ARRAY_LEN(o);
@@ -36,7 +38,20 @@ static int bench_main(int argc, char **argv) {
         fprintf(stderr, "floq bench: %s\n", err);
         return 2;
     }
-    const char *valid[] = {"nn", "learner", "envs", "proto"};
+    const char *valid[] = {"nn", "learner", "envs", "actor", "proto", "bcast"};
+    int mpi = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK");
+    if (mpi && comm_init(NULL, NULL)) {
+        fprintf(stderr, "floq bench: MPI failed to start\n");
+        return 1;
+    }
+    if (mpi && comm_rank() != 0) {
+        /* non-root ranks take part in the collective sections only */
+        if (strstr(only, "bcast")) {
+            bench_bcast(seconds);
+        }
+        comm_finalize();
+        return 0;
+    }
     char *save = NULL, *tok = strtok_r(only, ",", &save);
     for (; tok; tok = strtok_r(NULL, ",", &save)) {
         if (strcmp(tok, "nn") == 0) {
@@ -47,12 +62,19 @@ static int bench_main(int argc, char **argv) {
             bench_envs();
         } else if (strcmp(tok, "proto") == 0) {
             bench_proto();
+        } else if (strcmp(tok, "actor") == 0) {
+            bench_actor(seconds);
+        } else if (strcmp(tok, "bcast") == 0) {
+            bench_bcast(seconds);
         } else {
-            int c = closest_name(tok, valid, 4);
+            int c = closest_name(tok, valid, 6);
             fprintf(stderr, "floq bench: unknown section '%s'; did you mean '%s'?\n", tok,
                     valid[c]);
             return 2;
         }
+    }
+    if (mpi) {
+        comm_finalize();
     }
     return 0;
 }

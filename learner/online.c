@@ -52,7 +52,8 @@ struct peer {
     int accepted, refused, bye, stopped;
     int E;
     uint32_t max_batch;
-    uint64_t granted, received, env_steps, last_env_steps;
+    uint64_t granted, received, env_steps, last_env_steps, last_received;
+    uint64_t wait_us, last_wait_us;
     uint64_t window;
 };
 
@@ -307,6 +308,7 @@ static void ingest_one(struct learner *L, struct mpi_state *M, int from, int tag
         L->received += t.n;
         p->received += t.n;
         p->env_steps = t.env_steps;
+        p->wait_us = t.wait_us;
         double cur = L->published;
         lag_add(L, cur - t.wver_max, cur - t.wver_min, cur * t.n - (double)t.wver_sum, t.n);
         for (uint32_t e = 0; e < t.n_episodes; e++) {
@@ -423,6 +425,28 @@ static void grant(struct learner *L, struct mpi_state *M) {
     }
 }
 
+/* per-actor rows (actors.csv through the hook) and the summed actor wait of the interval */
+static double actor_interval(struct learner *L, struct mpi_state *M) {
+    double now = now_sec(), dt = fmax(now - L->t_last, 1e-9), wait = 0;
+    for (int r = 1; r < M->n; r++) {
+        struct peer *p = &M->p[r];
+        if (!p->accepted) {
+            continue;
+        }
+        double w = (double)(p->wait_us - p->last_wait_us) * 1e-6;
+        wait += w;
+        if (L->h->actor) {
+            L->h->actor(L->h->ctx, *L->step, r, p->env_steps,
+                        (double)(p->env_steps - p->last_env_steps) / dt,
+                        (double)(p->received - p->last_received) / dt, w);
+        }
+        p->last_env_steps = p->env_steps;
+        p->last_received = p->received;
+        p->last_wait_us = p->wait_us;
+    }
+    return wait;
+}
+
 static uint64_t env_total(struct mpi_state *M) {
     uint64_t s = 0;
     for (int r = 1; r < M->n; r++) {
@@ -479,7 +503,8 @@ static int run_mpi(struct learner *L, char *err, size_t errsz) {
                 }
             }
             if (r == 2) {
-                emit(L, M.n - 1, 0, env_total(&M));
+                double aw = actor_interval(L, &M);
+                emit(L, M.n - 1, aw, env_total(&M));
                 L->h->tick(L->h->ctx, *L->step);
             }
             continue;
@@ -497,7 +522,8 @@ static int run_mpi(struct learner *L, char *err, size_t errsz) {
         }
     }
     if (L->updates != L->upd_last || L->received != L->recv_last) {
-        emit(L, M.n - 1, 0, env_total(&M));
+        double aw = actor_interval(L, &M);
+        emit(L, M.n - 1, aw, env_total(&M));
     }
     /* stop the actors: STOP, their last transitions and BYE, then the end-of-run broadcast */
     for (int r = 1; r < M.n; r++) {

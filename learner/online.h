@@ -50,6 +50,9 @@ struct online_hooks {
     void *ctx;
     /* one metrics row (step = offline + online env steps) */
     void (*log)(void *ctx, long step, const struct online_stats *s);
+    /* one row per actor rank per logging interval (actors.csv); may be NULL */
+    void (*actor)(void *ctx, long step, int rank, uint64_t env_steps, double env_steps_per_s,
+                  double received_per_s, double wait_s);
     /* periodic evaluation / checkpoint checks, called after every update */
     void (*tick)(void *ctx, long step);
 };

@@ -563,6 +563,7 @@ struct run_ctx {
     struct rng *vrng;
     double t_start;
     long next_eval, next_save, last_eval;
+    FILE *af; /* actors.csv, opened on the first row */
 };
 
 /* one metrics.csv row; os is NULL offline */
@@ -655,6 +656,26 @@ static void online_log_hook(void *ctx, long step, const struct online_stats *s) 
     struct run_ctx *R = ctx;
     run_row(R, step, "online", s->updates_per_s, s);
     progress_print(&R->pr, step, s->updates_per_s, R->ag, s, 0);
+}
+
+static void online_actor_hook(void *ctx, long step, int rank, uint64_t env_steps,
+                              double env_steps_per_s, double received_per_s, double wait_s) {
+    struct run_ctx *R = ctx;
+    if (!R->af) {
+        char path[TRAIN_PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/actors.csv", R->tc->run_dir);
+        int fresh = access(path, F_OK) != 0;
+        R->af = fopen(path, "a");
+        if (!R->af) {
+            return;
+        }
+        if (fresh) {
+            fputs("step,rank,env_steps,env_steps_per_s,received_per_s,wait_s\n", R->af);
+        }
+    }
+    fprintf(R->af, "%ld,%d,%llu,%.1f,%.1f,%.3f\n", step, rank, (unsigned long long)env_steps,
+            env_steps_per_s, received_per_s, wait_s);
+    fflush(R->af);
 }
 
 static void online_tick_hook(void *ctx, long step) {
@@ -887,7 +908,7 @@ static int learner_main(int argc, char **argv) {
              "online steps",
              tc.run_dir, tc.agent, ag.pb.n, B, ag.R, ag.K, tc.offline_steps, tc.online_steps);
     struct run_ctx rc_ = {&tc, &ag, mf, ef, {isatty(2), now_sec(), 0, 0}, can_eval, &sampler,
-                          &drng, have_val ? &vrb : NULL, &vrng, now_sec(), 0, 0, 0};
+                          &drng, have_val ? &vrb : NULL, &vrng, now_sec(), 0, 0, 0, NULL};
     struct run_ctx *R = &rc_;
     R->pr.total = tc.offline_steps + tc.online_steps;
     R->next_eval = tc.eval_interval > 0 ? ((long)start_step / tc.eval_interval + 1) * tc.eval_interval : 0;
@@ -937,7 +958,7 @@ static int learner_main(int argc, char **argv) {
             save_checkpoint(&tc, &ag, &sampler, &drng, (uint64_t)step, err, sizeof err)) {
             log_error("%s", err);
         }
-        struct online_hooks hooks = {R, online_log_hook, online_tick_hook};
+        struct online_hooks hooks = {R, online_log_hook, online_actor_hook, online_tick_hook};
         /* resuming inside the online phase continues its step count (the online replay
          * contents are not checkpointed: the buffer restarts from the dataset) */
         long ostep = FLOQ_MAX((long)start_step, tc.offline_steps);
@@ -964,6 +985,9 @@ static int learner_main(int argc, char **argv) {
     }
     fclose(mf);
     fclose(ef);
+    if (R->af) {
+        fclose(R->af);
+    }
     agent_draws_free(&dr);
     replay_free(&rb);
     if (have_val) {
