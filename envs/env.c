@@ -10,19 +10,10 @@
 #include "common/util.h"
 #include "envs/env_impl.h"
 
-/* TODO(lead): drop this guard once envs/locomotion.c (defining env_family_locomotion) is in. */
-#if defined(__has_include)
-#if __has_include("envs/locomotion.c")
-#define FLOQ_HAVE_LOCOMOTION 1
-#endif
-#endif
-
 const struct env_family *const env_families[] = {
     &env_family_tiny,
     &env_family_pointmaze,
-#ifdef FLOQ_HAVE_LOCOMOTION
     &env_family_locomotion,
-#endif
 };
 const int env_n_families = (int)FLOQ_ARRAY_LEN(env_families);
 

@@ -57,7 +57,7 @@ struct vecenv {
     uint8_t *term;         /* (E) true termination (mask = 1 - term) */
     uint8_t *trunc;        /* (E) time limit reached */
     uint8_t *unstable;     /* (E) episode ended by instability */
-    float *success;        /* (E) success flag of the state after the step */
+    float *success;        /* (E) success flag as the task reports it (OGBench singletask: of s) */
     int n_done;            /* episodes finished by the last step */
     struct env_episode *done; /* (E) their stats */
     uint64_t n_unstable;   /* total instabilities so far */

@@ -12,8 +12,8 @@
 #include "envs/env_impl.h"
 
 #define BENCH_E      16
-#define BENCH_WINDOW 0.3 /* seconds per timing window */
-#define BENCH_ROUNDS 3   /* windows alternate raw / env; best of each */
+#define BENCH_WINDOW 0.2 /* seconds per timing window */
+#define BENCH_ROUNDS 5   /* windows alternate raw / env; best of each */
 
 /* env steps/s over one window of batched random actions */
 static double env_window(struct vecenv *v, struct rng *r, float *act) {

@@ -6,6 +6,8 @@
 
 #include "common/bench.h"
 #include "common/cfg.h"
+#include "common/mem.h"
+#include "common/rng.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/util.h"
@@ -79,8 +81,63 @@ static int bench_main(int argc, char **argv) {
     return 0;
 }
 
+/* --policy checkpoint:FILE for floq collect: the checkpoint's acting policy,
+ * a = clip(mu(s, eps), -1, 1) with fresh eps; collect adds its noise on top */
+struct ckpt_policy {
+    struct agent ag;
+    struct rng rng;
+    float *eps;
+    int cap;
+};
+
+static void ckpt_act(void *ctx, const float *obs, int E, float *actions) {
+    struct ckpt_policy *p = ctx;
+    int A = p->ag.c.act_dim;
+    if (E > p->cap) {
+        mem_free(p->eps);
+        p->eps = mem_alloc(sizeof(float) * (size_t)E * A);
+        p->cap = E;
+    }
+    rng_fill_normal(&p->rng, p->eps, (size_t)E * A);
+    agent_act(&p->ag, obs, p->eps, E, actions);
+}
+
+static int ckpt_policy_load(const char *file, const struct env_info *info,
+                            struct collect_policy *pol, char *err, size_t errsz) {
+    struct ckpt_policy *p = mem_alloc(sizeof *p);
+    struct train_cfg tc;
+    if (train_load_agent(&p->ag, &tc, file, 0, NULL, err, errsz)) {
+        mem_free(p);
+        return -1;
+    }
+    if (p->ag.c.obs_dim != info->obs_dim || p->ag.c.act_dim != info->act_dim) {
+        snprintf(err, errsz,
+                 "collect: checkpoint %s has obs %d / action %d but env %s has obs %d / action %d",
+                 file, p->ag.c.obs_dim, p->ag.c.act_dim, info->name, info->obs_dim,
+                 info->act_dim);
+        agent_free(&p->ag);
+        mem_free(p);
+        return -1;
+    }
+    rng_seed(&p->rng, tc.seed + 7);
+    pol->act = ckpt_act;
+    pol->ctx = p;
+    return 0;
+}
+
+static void ckpt_policy_release(struct collect_policy *pol) {
+    struct ckpt_policy *p = pol->ctx;
+    if (p) {
+        agent_free(&p->ag);
+        mem_free(p->eps);
+        mem_free(p);
+        pol->ctx = NULL;
+    }
+}
+
 /* collect_main takes argv[0] = its own name */
 static int collect_cmd(int argc, char **argv) {
+    collect_set_checkpoint_loader(ckpt_policy_load, ckpt_policy_release);
     return collect_main(argc + 1, argv - 1);
 }
 

@@ -65,25 +65,39 @@ T=$(mktemp -d)
 started_munge=0
 running_job=
 
+alive() {  # pid: running and not a zombie (no procps needed)
+    local st
+    st=$(sed -E 's/.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null) && [ -n "$st" ] && [ "$st" != Z ]
+}
 ours() {  # pid-file: prints the pid if it is alive and a daemon of this cluster
     local pid
     pid=$(cat "$1" 2>/dev/null) || return 1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null |
+    [ -n "$pid" ] && alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null |
         grep -qF -- "$SLURM_CONF" && echo "$pid"
 }
-stop_daemon() {  # pid-file
+stop_daemon() {  # pid-file: SIGTERM, then SIGKILL after 5 s
     local pid i
     pid=$(ours "$1") || return 0
     kill "$pid" 2>/dev/null
     for i in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || break
+        alive "$pid" || break
         sleep 0.1
     done
-    kill -9 "$pid" 2>/dev/null
+    alive "$pid" && kill -9 "$pid" 2>/dev/null
     rm -f "$1"
 }
+cancel_job() {  # scancel the running job and wait (15 s at most) until its processes are gone
+    local i
+    [ -n "$running_job" ] || return 0
+    scancel "$running_job" 2>/dev/null
+    for i in $(seq 75); do
+        scontrol -o show job "$running_job" 2>/dev/null | grep -qE 'JobState=(RUNNING|COMPLETING|PENDING|CONFIGURING)' || break
+        sleep 0.2
+    done
+    running_job=
+}
 cleanup() {
-    if [ -n "$running_job" ]; then scancel "$running_job" 2>/dev/null; fi
+    cancel_job
     stop_daemon "$D/run/slurmd.pid"
     stop_daemon "$D/run/slurmctld.pid"
     if [ "$started_munge" = 1 ]; then
@@ -153,7 +167,7 @@ case $state in
 esac
 echo "cluster up in $((SECONDS - t_up)) s: $(sinfo -h -o '%P %a %D %t %N %c cpus')"
 
-# ---- a tiny dataset, and one job submission + wait
+# ---- a tiny dataset; job helpers
 if ! "$build/floq" collect --env_name tiny-v0 --policy random --episodes 100 \
     --out "$T/tiny.npz" 2>"$T/collect.log"; then
     bad "floq collect tiny-v0"; cat "$T/collect.log"; finish
@@ -161,42 +175,48 @@ fi
 export FLOQ_BIN=$build/floq FLOQ_ENV=tiny-v0 FLOQ_DATASET=$T/tiny.npz
 export FLOQ_OFFLINE_STEPS=500 FLOQ_ONLINE_STEPS=3000
 export FLOQ_ARGS="--preset tiny --log_interval 500 --eval_interval 0 --actor.num_envs 4"
-jstate=; jexit=
-submit_wait() {  # name, extra sbatch flags...: sets jstate, jexit; output in $T/name.out
+jid=; jstate=; jexit=; t_end=0
+submit() {  # name, extra sbatch flags...: sets jid; output in $T/name.out
     local name=$1; shift
-    local id t0=$SECONDS line
-    jstate=; jexit=
-    id=$(sbatch --parsable -n 3 -O --time=5 -J "floq-$name" -o "$T/$name.out" "$@" \
+    jid=$(sbatch --parsable -n 3 -O --time=5 -J "floq-$name" -o "$T/$name.out" "$@" \
         hostfiles/floq.sbatch 2>"$T/$name.sbatch.err")
-    if ! [[ $id =~ ^[0-9]+$ ]]; then
+    if ! [[ $jid =~ ^[0-9]+$ ]]; then
         bad "$name: sbatch refused the job: $(cat "$T/$name.sbatch.err")"
+        jid=
         return 1
     fi
-    running_job=$id
+    running_job=$jid
+}
+wait_job() {  # name, timeout s: polls scontrol until the job ends; sets jstate, jexit, t_end
+    local name=$1 limit=$2 t0=$SECONDS line
     while :; do
-        line=$(scontrol -o show job "$id" 2>/dev/null)
+        line=$(scontrol -o show job "$jid" 2>/dev/null)
         jstate=$(sed -nE 's/.*JobState=([A-Z_]+).*/\1/p' <<<"$line")
         jexit=$(sed -nE 's/.* ExitCode=([0-9]+:[0-9]+).*/\1/p' <<<"$line")
         case $jstate in
             PENDING | RUNNING | CONFIGURING | COMPLETING | "") ;;
             *) break ;;
         esac
-        if [ $((SECONDS - t0)) -ge "$job_timeout" ]; then
-            bad "$name: job $id still $jstate after $job_timeout s; cancelled"
-            scancel "$id"
-            running_job=
+        if [ $((SECONDS - t0)) -ge "$limit" ]; then
+            bad "$name: job $jid still $jstate after $limit s; cancelled"
+            show_out "$name"
+            cancel_job
             return 1
         fi
-        sleep 0.5
+        sleep 0.2
     done
+    t_end=$SECONDS
     running_job=
-    echo "$name: job $id $jstate, exit $jexit, $((SECONDS - t0)) s"
+    echo "$name: job $jid $jstate, exit $jexit, $((SECONDS - t0)) s"
+}
+submit_wait() {  # name, extra sbatch flags...
+    submit "$@" && wait_job "$1" "$job_timeout"
 }
 show_out() {  # name
     echo "--- $1.out (tail)"; tail -n 15 "$T/$1.out" 2>/dev/null
     echo "--- slurmd.log (tail)"; tail -n 5 "$D/log/slurmd.log"
 }
-check_run() {  # name, run dir
+check_run() {  # name, run dir: a finished offline+online run
     local name=$1 run=$2 before=$fail ck
     check "[ '$jstate' = COMPLETED ]" "$name: JobState $jstate, expected COMPLETED"
     check "[ '$jexit' = 0:0 ]" "$name: ExitCode $jexit, expected 0:0"
@@ -220,20 +240,34 @@ fi
 if FLOQ_LAUNCHER=mpirun FLOQ_RUN_DIR=$T/run-mpirun submit_wait mpirun; then
     check_run mpirun "$T/run-mpirun"
 fi
-# 3. resubmitting into run 1's directory resumes it: 2000 more online steps
-if [ -d "$T/run-srun/checkpoints" ] &&
-    FLOQ_RUN_DIR=$T/run-srun FLOQ_ONLINE_STEPS=5000 submit_wait resume; then
-    before=$fail
-    check "[ '$jstate' = COMPLETED ] && [ '$jexit' = 0:0 ]" "resume: JobState $jstate ExitCode $jexit"
-    check "grep -q 'resuming from the newest' '$T/resume.out' && grep -q 'resuming $T/run-srun' '$T/resume.out'" \
-        "resume: the script did not resume the run"
-    check "grep -q 'online: 2000 transitions received' '$T/resume.out'" \
-        "resume: expected 2000 more online transitions"
-    [ "$fail" -eq "$before" ] || show_out resume
+# 3. a dead rank kills the job: SIGKILL actor rank 2 once online fine-tuning runs
+if FLOQ_RUN_DIR=$T/run-kill FLOQ_ONLINE_STEPS=1000000 submit kill; then
+    for i in $(seq 300); do
+        [ "$(grep -c 'online: actor [12] accepted' "$T/kill.out" 2>/dev/null)" = 2 ] && break
+        sleep 0.2
+    done
+    pid=$(scontrol listpids "$jid" 2>/dev/null | awk '$3 == "0" && $5 == "2" {print $1}')
+    if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$build/floq train"; then
+        kill -9 "$pid"
+        t_kill=$SECONDS ns_kill=$(date +%s%N)
+        if wait_job kill 60; then
+            echo "kill: the job ended $((($(date +%s%N) - ns_kill) / 1000000)) ms after rank 2 was killed"
+            check "[ '$jstate' = FAILED ] && [ '$jexit' != 0:0 ]" \
+                "kill: JobState $jstate ExitCode $jexit, expected FAILED and non-zero"
+            check "[ $((t_end - t_kill)) -le 20 ]" "kill: the job took $((t_end - t_kill)) s to end"
+            check "grep -q 'task 2: Killed' '$T/kill.out'" "kill: srun did not report rank 2's death"
+        fi
+    else
+        bad "kill: rank 2 of job $jid not found (scontrol listpids); online never started?"
+        show_out kill
+        cancel_job
+    fi
 fi
-# 4. a job that fails must look failed
-if FLOQ_DATASET=$T/missing.npz FLOQ_RUN_DIR=$T/run-bad submit_wait failing; then
-    check "[ '$jstate' = FAILED ] && [ '$jexit' != 0:0 ]" "failing: JobState $jstate ExitCode $jexit, expected FAILED"
-    check "grep -q 'dataset $T/missing.npz not found' '$T/failing.out'" "failing: no message about the dataset"
+# 4. resubmitting into the killed run resumes its offline checkpoint straight into online
+if [ -d "$T/run-kill/checkpoints" ] && FLOQ_RUN_DIR=$T/run-kill submit_wait resume; then
+    check_run resume "$T/run-kill"
+    check "grep -q 'resuming from the newest' '$T/resume.out' &&
+           grep -q 'resuming $T/run-kill from .* (step 500)' '$T/resume.out'" \
+        "resume: the script did not resume the run from its offline checkpoint (step 500)"
 fi
 finish

@@ -302,11 +302,11 @@ static void test_point_golden(void) {
 /* reset: start cell centre + U(-1,1); goal exact (singletask) */
 static void test_point_reset(void) {
     struct vecenv v;
-    if (open_env(&v, "pointmaze-giant-navigate-singletask-task4-v0", 64, 11)) {
+    if (open_env(&v, "pointmaze-giant-navigate-singletask-task4-v0", 16, 11)) {
         return;
     }
     double lo[2] = {1e9, 1e9}, hi[2] = {-1e9, -1e9}, qv2 = 0;
-    for (int rep = 0; rep < 4; rep++) {
+    for (int rep = 0; rep < 16; rep++) {
         for (int i = 0; i < v.E; i++) {
             for (int k = 0; k < 2; k++) {
                 lo[k] = fmin(lo[k], v.obs[2 * i + k]);
@@ -322,7 +322,7 @@ static void test_point_reset(void) {
     /* task4 start (8,3): centre (8, 28) */
     CHECK(lo[0] >= 7 && hi[0] <= 9 && lo[1] >= 27 && hi[1] <= 29, "start noise within +-1");
     CHECK(lo[0] < 7.2 && hi[0] > 8.8 && lo[1] < 27.2 && hi[1] > 28.8, "start noise spans +-1");
-    double sd = sqrt(qv2 / (4 * 64 * 2));
+    double sd = sqrt(qv2 / (16 * 16 * 2));
     CHECK(sd > 0.08 && sd < 0.12, "reset qvel noise sd %g", sd);
     vecenv_free(&v);
 }
@@ -341,7 +341,7 @@ static void test_point_reward(void) {
         struct rng r;
         rng_seed(&r, 2);
         int n_succ = 0, n_fail = 0, ok = 1;
-        for (int t = 0; t < 3000; t++) {
+        for (int t = 0; t < 1500; t++) {
             struct env *e = &v.envs[0];
             double g[2], q0[2] = {e->d->qpos[0], e->d->qpos[1]};
             pointmaze_goal(e, g);
@@ -376,7 +376,7 @@ static void test_point_reward(void) {
             n_succ += succ;
             n_fail += !succ;
         }
-        CHECK(ok && n_succ > 5 && n_fail > 100, "%s reward/term/success (%d successes)",
+        CHECK(ok && n_succ > 3 && n_fail > 100, "%s reward/term/success (%d successes)",
               names[1 - pre], n_succ);
         vecenv_free(&v);
     }
@@ -561,7 +561,7 @@ static void test_collect_maze(const char *dir) {
                               .noise = 0.5,
                               .episodes = 3,
                               .val_episodes = 1,
-                              .rows = 301,
+                              .rows = 151,
                               .out = out,
                               .seed = 7};
     int rc = collect_run(&cfg, NULL, err, sizeof err);
@@ -571,7 +571,7 @@ static void test_collect_maze(const char *dir) {
         CHECK(0, "read back %s: %s", out, err);
         return;
     }
-    const int64_t N = 3 * 301;
+    const int64_t N = 3 * 151;
     CHECK(z.n == 5 && strcmp(z.arrays[0].name, "observations") == 0 &&
               strcmp(z.arrays[1].name, "actions") == 0 &&
               strcmp(z.arrays[2].name, "terminals") == 0 && strcmp(z.arrays[3].name, "qpos") == 0 &&
@@ -588,10 +588,10 @@ static void test_collect_maze(const char *dir) {
         int ok_term = 1, ok_q = 1, ok_a = 1;
         int64_t still = 0;
         for (int64_t k = 0; k < N; k++) {
-            ok_term &= tm[k] == ((k % 301) == 300);
+            ok_term &= tm[k] == ((k % 151) == 150);
             ok_q &= o[2 * k] == q[2 * k] && o[2 * k + 1] == q[2 * k + 1];
             ok_a &= fabsf(a[2 * k]) <= 1 && fabsf(a[2 * k + 1]) <= 1;
-            if (k % 301) {
+            if (k % 151) {
                 still += fabsf(qv[2 * k]) < 1e-6f; /* the step zeroes qvel (contacts aside) */
             }
         }
@@ -603,7 +603,7 @@ static void test_collect_maze(const char *dir) {
         /* consecutive rows move by 0.2 a in free space (most steps) */
         int near = 0;
         for (int64_t k = 0; k + 1 < N; k++) {
-            if (k % 301 != 300) {
+            if (k % 151 != 150) {
                 near += fabsf(o[2 * k + 2] - o[2 * k] - 0.2f * a[2 * k]) < 1e-5f;
             }
         }
@@ -611,7 +611,7 @@ static void test_collect_maze(const char *dir) {
     }
     npz_free(&z);
     if (npz_load(&z, val, err, sizeof err) == 0) {
-        member(&z, "observations", NPY_F4, 301, 2);
+        member(&z, "observations", NPY_F4, 151, 2);
         npz_free(&z);
     } else {
         CHECK(0, "val split: %s", err);
@@ -639,7 +639,7 @@ static void test_collect_maze(const char *dir) {
         char cmd[1200];
         snprintf(cmd, sizeof cmd,
                  "python3 -c \"import numpy as np; d=np.load('%s'); "
-                 "assert d['observations'].shape==(903,2) and d['terminals'].dtype==bool and "
+                 "assert d['observations'].shape==(453,2) and d['terminals'].dtype==bool and "
                  "int(d['terminals'].sum())==3\"",
                  out);
         CHECK(system(cmd) == 0, "numpy reads the collected file");

@@ -89,5 +89,20 @@ head -c 500 "$ck" >"$T/cut.ckpt"
 $floq q --checkpoint "$T/cut.ckpt" --input "$T/q.txt" 2>"$T/err.txt"
 check "[ $? -ne 0 ] && grep -q truncated '$T/err.txt'" "truncated checkpoint: clear error"
 
+# floq collect with a checkpoint's policy; a checkpoint for another env says both sizes
+$floq collect --env_name tiny-v0 --policy "checkpoint:$T/f/checkpoints/ckpt-0000003000.ckpt" \
+  --episodes 5 --out "$T/fromckpt.npz" 2>"$T/err.txt"
+check "[ $? -ne 0 ] && grep -q 'obs 1 / action 1' '$T/err.txt' && grep -q 'obs 2 / action 1' '$T/err.txt'" \
+  "checkpoint policy of the wrong size: both sizes named ($(head -c 200 "$T/err.txt"))"
+$floq collect --env_name tiny-v0 --policy random --episodes 20 --out "$T/tiny.npz" 2>/dev/null
+$floq train --env_name tiny-v0 --dataset "$T/tiny.npz" --preset tiny --offline_steps 200 \
+  --eval_interval 100 --eval_episodes 5 --log_interval 100 --run_dir "$T/g" 2>/dev/null
+check "[ \$(wc -l <'$T/g/eval.csv') -ge 3 ]" "periodic evaluation rows in eval.csv"
+$floq collect --env_name tiny-v0 --policy "checkpoint:$T/g/checkpoints/ckpt-0000000200.ckpt" \
+  --episodes 5 --noise 0.1 --out "$T/fromckpt.npz" 2>/dev/null
+check "[ $? -eq 0 ] && [ -s '$T/fromckpt.npz' ]" "collect with --policy checkpoint:FILE"
+$floq eval --checkpoint "$T/g/checkpoints/ckpt-0000000200.ckpt" --episodes 5 >"$T/ev.txt"
+check "[ $? -eq 0 ] && grep -q success '$T/ev.txt'" "floq eval prints success for tiny-v0"
+
 echo "train_test: $pass passed, $fail failed"
 [ $fail -eq 0 ]
