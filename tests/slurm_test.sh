@@ -2,24 +2,35 @@
 # slurm_test — `sbatch hostfiles/floq.sbatch` on a real single-node SLURM cluster.
 # Starts a private cluster (munged if it is not running, slurmctld, slurmd) whose config, state,
 # logs and ports live in $FLOQ_SLURM_DIR (default /tmp/floq-slurm), so /etc/slurm and any
-# cluster already running here are left alone. Then, with a tiny-v0 dataset made by floq collect:
-#   1. srun launcher: 3 ranks (-O on fewer cores), offline 500 + online 3000 steps;
-#      checks COMPLETED, ExitCode 0:0, "transitions received" from both actors, the checkpoint;
+# cluster already running here are left alone. With a tiny-v0 dataset made by floq collect, it
+# submits the batch script four times (3 ranks each, -O as this machine may have fewer cores):
+#   1. srun --mpi=pmix launcher, 500 offline + 3000 online steps: JobState COMPLETED, ExitCode
+#      0:0, "online: 3000 transitions received", both actors' summaries, the final checkpoint;
 #   2. the same with FLOQ_LAUNCHER=mpirun (mpirun inside the allocation);
-#   3. resubmit into run 1's directory: the script resumes from the newest checkpoint;
-#   4. a job that must fail (missing dataset) ends FAILED with a non-zero exit code.
-# Stops the daemons it started on exit; the job outputs stay in $FLOQ_SLURM_DIR/last. Needs root and slurm-wlm (installed here with apt-get
-# when missing and running as root). Usage: tests/slurm_test.sh [build-dir]
-# Overrides: FLOQ_SLURM_DIR, FLOQ_SLURM_PORT (slurmctld; slurmd uses +1, default 6917),
+#   3. a long run whose actor rank 2 gets SIGKILL once online fine-tuning runs: the whole job
+#      ends FAILED with a non-zero exit code within 20 s;
+#   4. resubmitted into run 3's directory: the script resumes the offline checkpoint (step 500)
+#      and finishes the online phase, with the checks of 1.
+# On exit it cancels its job, stops the daemons it started and keeps the job outputs in
+# $FLOQ_SLURM_DIR/last. The directory belongs to the test: daemons left there by an interrupted
+# run are stopped and restarted. Concurrent runs take turns (flock).
+# Needs root (it starts daemons) and slurm-wlm, which it installs with apt-get when missing.
+# Usage: tests/slurm_test.sh [build-dir]   (about 20 s on 2 idle cores; 1 min with build/asan)
+# Overrides: FLOQ_SLURM_DIR, FLOQ_SLURM_PORT (slurmctld; slurmd uses +1; default 6917),
 # FLOQ_SLURM_TIMEOUT (seconds per job, default 120).
 set -u
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 case $build in /*) ;; *) build=$root/$build ;; esac
 D=${FLOQ_SLURM_DIR:-/tmp/floq-slurm}
 port=${FLOQ_SLURM_PORT:-6917}
 job_timeout=${FLOQ_SLURM_TIMEOUT:-120}
+# a caller inside a SLURM job (or with sbatch defaults set) must not steer our submissions
+for v in $(compgen -e); do
+    case $v in SLURM_* | SBATCH_* | SALLOC_* | SRUN_*) unset "$v" ;; esac
+done
+unset FLOQ_LAUNCHER FLOQ_LEARNER_THREADS FLOQ_RUN_DIR
 pass=0; fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
@@ -76,10 +87,10 @@ ours() {  # pid-file: prints the pid if it is alive and a daemon of this cluster
         grep -qF -- "$SLURM_CONF" && echo "$pid"
 }
 stop_daemon() {  # pid-file: SIGTERM, then SIGKILL after 5 s
-    local pid i
+    local pid
     pid=$(ours "$1") || return 0
     kill "$pid" 2>/dev/null
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         alive "$pid" || break
         sleep 0.1
     done
@@ -87,15 +98,15 @@ stop_daemon() {  # pid-file: SIGTERM, then SIGKILL after 5 s
     rm -f "$1"
 }
 cancel_job() {  # scancel the running job and wait (15 s at most) until its processes are gone
-    local i
     [ -n "$running_job" ] || return 0
     scancel "$running_job" 2>/dev/null
-    for i in $(seq 75); do
+    for _ in $(seq 75); do
         scontrol -o show job "$running_job" 2>/dev/null | grep -qE 'JobState=(RUNNING|COMPLETING|PENDING|CONFIGURING)' || break
         sleep 0.2
     done
     running_job=
 }
+# shellcheck disable=SC2317  # (called through the EXIT trap)
 cleanup() {
     cancel_job
     stop_daemon "$D/run/slurmd.pid"
@@ -155,7 +166,7 @@ fi
 /usr/sbin/slurmctld -c -f "$SLURM_CONF" || { bad "slurmctld did not start"; tail -n 20 "$D/log/slurmctld.log"; finish; }
 /usr/sbin/slurmd -c -f "$SLURM_CONF" -N "$H" || { bad "slurmd did not start"; tail -n 20 "$D/log/slurmd.log"; finish; }
 state=
-for i in $(seq 100); do
+for _ in $(seq 100); do
     state=$(sinfo -h -n "$H" -o %t 2>/dev/null)
     case $state in idle | mix | alloc) break ;; esac
     sleep 0.2
@@ -242,8 +253,10 @@ if FLOQ_LAUNCHER=mpirun FLOQ_RUN_DIR=$T/run-mpirun submit_wait mpirun; then
 fi
 # 3. a dead rank kills the job: SIGKILL actor rank 2 once online fine-tuning runs
 if FLOQ_RUN_DIR=$T/run-kill FLOQ_ONLINE_STEPS=1000000 submit kill; then
-    for i in $(seq 300); do
+    for _ in $(seq 300); do  # until both actors joined, or the job ended
         [ "$(grep -c 'online: actor [12] accepted' "$T/kill.out" 2>/dev/null)" = 2 ] && break
+        scontrol -o show job "$jid" 2>/dev/null | grep -qE 'JobState=(PENDING|CONFIGURING|RUNNING)' ||
+            break
         sleep 0.2
     done
     pid=$(scontrol listpids "$jid" 2>/dev/null | awk '$3 == "0" && $5 == "2" {print $1}')
