@@ -52,7 +52,7 @@ int comm_init(int *argc, char ***argv) {
     MPI_Comm_dup(MPI_COMM_WORLD, &g_prog);
     g_inited = 1;
     log_set_rank(g_rank);
-    if (prov == MPI_THREAD_MULTIPLE && g_size > 1) {
+    if (prov == MPI_THREAD_MULTIPLE && g_size > 1 && !getenv("FLOQ_NO_PROGRESS_THREAD")) {
         atomic_store(&g_run, 1);
         if (pthread_create(&g_thread, NULL, progress_main, NULL) != 0) {
             atomic_store(&g_run, 0);

@@ -17,7 +17,6 @@ export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 if [ "$(id -u)" -eq 0 ]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
 data=$OUT/data/pointmaze-medium-navigate-v0-${EPISODES}ep.npz
 mkdir -p "$OUT/data"
 if [ ! -f "$data" ]; then

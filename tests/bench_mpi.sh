@@ -12,11 +12,16 @@ floq=$(cd "$build" && pwd)/floq
 out=${FLOQ_BENCH_JSONL:-build/bench.jsonl}
 export FLOQ_BENCH_JSONL=$out
 export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
+export OMPI_MCA_rmaps_base_oversubscribe=1
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-for np in 2 4; do
-  timeout 300 mpirun -np $np "$floq" bench --only bcast --seconds 2 2>&1 | grep -v '^$'
+# vader's single-copy mechanism (CMA, the default) against copy-in/copy-out ("none")
+for mech in cma none; do
+  for np in 2 4; do
+    echo "  [btl_vader_single_copy_mechanism=$mech]"
+    OMPI_MCA_btl_vader_single_copy_mechanism=$mech timeout 300 mpirun -np $np "$floq" bench \
+      --only bcast --seconds 2 2>&1 | grep -v '^$'
+  done
 done
 "$floq" collect --env_name Hopper-v4 --policy random --episodes 20 --out "$T/hopper.npz" 2>/dev/null
 echo
