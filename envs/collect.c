@@ -149,13 +149,15 @@ struct run {
     double noise;
     int rows; /* rows per maze episode / max steps per other episode */
     struct rng rng;
-    double t_log;
+    double t_log, t_start;
 };
 
 static void progress(struct run *run, const char *what, int ep, int n) {
     double t = now_sec();
     if (t - run->t_log >= 5.0) {
-        log_info("collect %s: episode %d / %d", what, ep, n);
+        double rate = ep / fmax(t - run->t_start, 1e-9);
+        log_info("collect %s: episode %d / %d, %.1f episodes/s, ETA %.0fs", what, ep, n, rate,
+                 rate > 0 ? (n - ep) / rate : 0.0);
         run->t_log = t;
     }
 }
@@ -323,7 +325,7 @@ int collect_run(const struct collect_cfg *cfg, const struct collect_policy *pol,
     struct rng root;
     rng_seed(&root, cfg->seed);
     run.rng = rng_split(&root, RNG_STREAM_DATA);
-    run.t_log = now_sec();
+    run.t_log = run.t_start = now_sec();
 
     /* the maze recipe drives OGBench's goal-conditioned env (success on s') itself */
     char vname[96];

@@ -918,9 +918,6 @@ static int learner_main(int argc, char **argv) {
     long win_steps = 0;
     int rc = 0;
     long step = (long)start_step;
-    if (step == 0 && can_eval) {
-        run_tick_eval(R, 0, 1);
-    }
     for (; step < tc.offline_steps; step++) {
         struct agent_batch b;
         replay_sample(&rb, &sampler, B, &b);
@@ -942,6 +939,9 @@ static int learner_main(int argc, char **argv) {
             t_win = now, win_steps = 0;
         }
         progress_print(&R->pr, done, rate, &ag, NULL, 0);
+        if (done == 1) {
+            run_tick_eval(R, 1, 1); /* as the reference: at step 1, then every eval_interval */
+        }
         run_tick(R, done);
     }
     if (R->pr.tty) {
