@@ -18,9 +18,22 @@ static const float GELU_K = 0.7978845608028654f; /* sqrt(2/pi) */
 static const float GELU_C = 0.044715f;
 
 /* exp for x in [-80, 80] (clamped), Cephes polynomial, ~1 ulp; vectorisable */
+/* clamp by a bit blend: with ternaries gcc splits the whole exp into masked copies (three
+ * divisions per vector in GELU); a blend keeps one straight-line path */
+static inline float blend_clamp(float x, float lo, float hi) {
+    int32_t xi, li, hi_;
+    memcpy(&xi, &x, 4);
+    memcpy(&li, &lo, 4);
+    memcpy(&hi_, &hi, 4);
+    int32_t ml = -(int32_t)(x < lo), mh = -(int32_t)(x > hi);
+    xi = (xi & ~ml) | (li & ml);
+    xi = (xi & ~mh) | (hi_ & mh);
+    memcpy(&x, &xi, 4);
+    return x;
+}
+
 static inline float vexpf(float x) {
-    x = x < -80.0f ? -80.0f : x;
-    x = x > 80.0f ? 80.0f : x;
+    x = blend_clamp(x, -80.0f, 80.0f);
     float t = x * 1.44269504088896341f;
     float n = (t + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693359375f;
