@@ -150,10 +150,15 @@ struct run {
     int rows; /* rows per maze episode / max steps per other episode */
     struct rng rng;
     double t_log, t_start;
+    const char *phase; /* what progress() last reported on; its rate restarts with each phase */
 };
 
 static void progress(struct run *run, const char *what, int ep, int n) {
     double t = now_sec();
+    if (run->phase != what) {
+        run->phase = what;
+        run->t_start = t;
+    }
     if (t - run->t_log >= 5.0) {
         double rate = ep / fmax(t - run->t_start, 1e-9);
         log_info("collect %s: episode %d / %d, %.1f episodes/s, ETA %.0fs", what, ep, n, rate,
