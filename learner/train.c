@@ -291,9 +291,7 @@ static int write_config_json(const struct train_cfg *tc, char **out) {
         return -1;
     }
     cfg_write_json(f, o, n);
-    fprintf(f, "%s", "");
     fclose(f);
-    /* append the runtime fields as a second object-free trailer the reader ignores */
     *out = buf;
     return 0;
 }
@@ -896,10 +894,10 @@ static int learner_main(int argc, char **argv) {
         fputs("step,episodes,return_mean,return_se,success_mean,success_se,score_mean,score_se\n",
               ef);
     }
-    struct vecenv probe;
+    struct env_info probe;
     int can_eval = tc.eval_interval > 0 && tc.eval_episodes > 0;
     if (can_eval) {
-        if (env_lookup(tc.env_name, &probe.info, err, sizeof err)) {
+        if (env_lookup(tc.env_name, &probe, err, sizeof err)) {
             log_warn("no evaluation: %s", err);
             can_eval = 0;
         }
