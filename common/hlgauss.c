@@ -2,6 +2,7 @@
 
 #include <math.h>
 
+#include "common/kern.h"
 #include "common/util.h"
 
 void hlgauss_init(struct hlgauss *h, float q_min, float q_max, int nbins, float sigma) {
@@ -25,8 +26,9 @@ void hlgauss_embed(const struct hlgauss *h, const float *z, int B, float *out, i
         float zb = z[b];
         float *o = out + (long)b * ld;
         for (int j = 0; j < N; j++) {
-            F[j] = erff((h->edge[j] - zb) * h->inv_scale);
+            F[j] = (h->edge[j] - zb) * h->inv_scale;
         }
+        kern_erf(F, F, (size_t)N);
         float denom = F[N - 1] - F[0];
         if (!(fabsf(denom) >= 1e-12f)) {
             /* far outside the support (or z not finite): one-hot on the nearest edge bin */

@@ -53,6 +53,9 @@ void kern_adam(float *w, const float *g, float *m, float *v, size_t n, float lr,
 /* target = tau * online + (1 - tau) * target */
 void kern_polyak(float *target, const float *online, size_t n, float tau);
 
+/* y = erf(x), vectorised; max abs error ~1.2e-7 (may alias) */
+void kern_erf(float *y, const float *x, size_t n);
+
 /* scalar GELU (tanh form) and its derivative, the reference for tests */
 float kern_gelu_tanh_ref(float x);
 

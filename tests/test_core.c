@@ -6,6 +6,7 @@
 #include "common/adam.h"
 #include "common/cfg.h"
 #include "common/hlgauss.h"
+#include "common/kern.h"
 #include "common/mem.h"
 #include "common/param.h"
 #include "common/rng.h"
@@ -199,6 +200,32 @@ static void test_hlgauss(void) {
     CHECK_NEAR(te[1], cos(2 * 3.14159265358979 * 0.25), 1e-6, "fourier k=2");
 }
 
+static void test_erf(void) {
+    /* the vectorised erf against libm's erff and double erf over [-12, 12] */
+    enum { N = 240001 };
+    static float x[N], y[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = -12.0f + 24.0f * (float)i / (N - 1);
+    }
+    kern_erf(y, x, N);
+    double worst = 0, worst_libm = 0;
+    int odd = 1;
+    for (int i = 0; i < N; i++) {
+        double ref = erf((double)x[i]);
+        worst = fmax(worst, fabs(y[i] - ref));
+        worst_libm = fmax(worst_libm, fabs(erff(x[i]) - ref));
+        odd &= y[N - 1 - i] == -y[i];
+    }
+    CHECK(worst < 2.5e-7, "kern_erf max abs error %.3g (libm erff %.3g)", worst, worst_libm);
+    CHECK(odd, "kern_erf is odd");
+    float special[] = {0.0f, -0.0f, 1.0f, -1.0f, 2.0f, 30.0f, -30.0f};
+    float out[7];
+    kern_erf(out, special, 7);
+    CHECK(out[0] == 0 && out[5] == 1 && out[6] == -1, "erf(0)=0, erf(+-30)=+-1");
+    CHECK_NEAR(out[2], 0.8427007929, 2e-7, "erf(1)");
+    CHECK_NEAR(out[4], 0.9953222650, 2e-7, "erf(2)");
+}
+
 static void test_param(void) {
     struct param_block p;
     param_init(&p);
@@ -265,6 +292,7 @@ int main(void) {
     test_rng();
     test_adam();
     test_hlgauss();
+    test_erf();
     test_param();
     test_cfg();
     return check_report("test_core");
