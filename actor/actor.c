@@ -126,7 +126,8 @@ struct sender {
     uint64_t seq, sent;
 };
 
-static double g_wait_s; /* this actor's cumulative wait for credits / weights */
+static double g_wait_s;   /* this actor's cumulative wait for credits / weights */
+static int g_corrupt_at = -1; /* tests: corrupt the batch with this seq after encoding it */
 
 static void send_batch(struct sender *s, struct proto_batch *b, uint64_t env_steps) {
     if (b->n == 0) {
@@ -141,6 +142,11 @@ static void send_batch(struct sender *s, struct proto_batch *b, uint64_t env_ste
     if (proto_encode_transitions(&s->buf[i], b, err, sizeof err)) {
         log_error("actor: %s", err);
         comm_abort(1);
+    }
+    if ((int64_t)b->seq == g_corrupt_at) {
+        s->buf[i].data[s->buf[i].size / 2] ^= 0x55; /* the learner must drop it (checksum) */
+        log_info("actor: corrupting batch %llu of %u transitions (test)",
+                 (unsigned long long)b->seq, b->n);
     }
     comm_isend(&s->req[i], 0, PROTO_TAG_TRANSITIONS, s->buf[i].data, s->buf[i].size);
     s->sent += b->n;
@@ -164,7 +170,10 @@ static void send_garbage(int rank, const struct proto_batch *good, int count) {
             size_t len;
             if (kind == 5) {
                 /* NaN observations */
-                for (uint32_t i = 0; i < b.obs_dim * b.n && i < 1024; i++) {
+                if (b.obs_dim * b.n > 1024) {
+                    continue;
+                }
+                for (uint32_t i = 0; i < b.obs_dim * b.n; i++) {
                     nanv[i] = NAN;
                 }
                 b.obs = nanv;
@@ -194,7 +203,8 @@ static void send_garbage(int rank, const struct proto_batch *good, int count) {
             } else if (kind == 6) {
                 /* wrong size: an obs width the env does not have */
                 struct proto_batch w;
-                if (proto_batch_init(&w, good->obs_dim + 3, good->act_dim, good->n, err,
+                if (good->obs_dim + 3 <= 64 && good->act_dim <= 64 &&
+                    proto_batch_init(&w, good->obs_dim + 3, good->act_dim, good->n, err,
                                      sizeof err) == 0) {
                     for (uint32_t i = 0; i < good->n; i++) {
                         float o[64] = {0}, a[64] = {0};
@@ -222,7 +232,7 @@ static void send_garbage(int rank, const struct proto_batch *good, int count) {
     log_info("actor %d: sent %d malformed messages (test)", rank, 7 * count);
 }
 
-int actor_main_mpi(int bad_messages) {
+int actor_main_mpi(int bad_messages, int fault) {
     int rank = comm_rank();
     char err[1024];
     /* 1. the learner's setup: resolved config + policy size (waits through the offline phase) */
@@ -262,6 +272,12 @@ int actor_main_mpi(int bad_messages) {
                             .act_dim = (uint32_t)A, .num_envs = (uint32_t)E,
                             .max_batch = max_batch, .seed = ac.seed};
     snprintf(h.env_name, sizeof h.env_name, "%.63s", ac.env_name);
+    if (fault == ACTOR_FAULT_BAD_HELLO) {
+        h.obs_dim += 1; /* tests: a HELLO the learner must refuse */
+    }
+    if (fault == ACTOR_FAULT_DROP_BATCH) {
+        g_corrupt_at = 2;
+    }
     struct comm_req hr = {0};
     proto_encode_hello(&hb, &h, err, sizeof err);
     comm_isend(&hr, 0, PROTO_TAG_HELLO, hb.data, hb.size);
@@ -284,7 +300,7 @@ int actor_main_mpi(int bad_messages) {
     unsigned char cbuf[PROTO_SMALL_BYTES];
     uint64_t credits = 0;
     uint32_t need_wver = 0;
-    int accepted = 0, stopping = 0, bye_sent = 0, done = 0;
+    int accepted = 0, stopping = 0, bye_sent = 0, done = 0, refused = 0;
     double wait_s = 0, t0 = now_sec();
     while (!done) {
         /* newest weights (or the end of the run) */
@@ -317,11 +333,16 @@ int actor_main_mpi(int bad_messages) {
                 continue;
             }
             if (tag == PROTO_TAG_ERROR) {
+                /* refused: say why, stop acting, and follow the broadcasts to the end of the
+                 * run so the learner and the other actors finish normally */
                 struct proto_error pe;
                 if (proto_decode_error(&pe, cbuf, n, err, sizeof err) == PROTO_OK) {
                     log_error("actor %d: the learner refused this actor: %s", rank, pe.text);
+                } else {
+                    log_error("actor %d: the learner refused this actor", rank);
                 }
-                comm_abort(1);
+                refused = 1;
+                continue;
             }
             struct proto_control c;
             if (proto_decode_control(&c, cbuf, n, err, sizeof err) != PROTO_OK) {
@@ -357,6 +378,10 @@ int actor_main_mpi(int bad_messages) {
             } else if (c.cmd == PROTO_CTRL_STOP) {
                 stopping = 1;
             }
+        }
+        if (refused) {
+            sleep_us(200);
+            continue;
         }
         if (stopping) {
             send_batch(&snd, &batch, a.steps);
@@ -406,5 +431,5 @@ int actor_main_mpi(int bad_messages) {
     comm_bcast_free(&bc);
     mem_free(wbuf);
     actor_free(&a);
-    return 0;
+    return refused ? 1 : 0;
 }

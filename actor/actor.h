@@ -58,9 +58,12 @@ void actor_set_weights(struct actor *a, const float *w, uint32_t wver);
 /* one batched step of all E envs; returns transitions emitted (E minus unstable ones) */
 int actor_step(struct actor *a, const struct actor_sink *sink);
 
+/* test-only faults of actor rank 1 (--test_fault) */
+enum actor_fault { ACTOR_FAULT_NONE = 0, ACTOR_FAULT_DROP_BATCH = 1, ACTOR_FAULT_BAD_HELLO = 2 };
+
 /* the actor rank's whole life under mpirun (rank >= 1); returns the process exit code.
- * bad_messages > 0 makes this rank send that many malformed messages of each kind first
- * (tests only: --test_bad_actor) */
-int actor_main_mpi(int bad_messages);
+ * bad_messages > 0 makes this rank send that many rounds of malformed messages first, fault
+ * one of enum actor_fault (tests only: --test_bad_actor, --test_fault) */
+int actor_main_mpi(int bad_messages, int fault);
 
 #endif

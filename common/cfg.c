@@ -315,6 +315,9 @@ static int read_jstr(const char **p, char *out, size_t n) {
     while (*s && *s != '"') {
         char c = *s++;
         if (c == '\\') {
+            if (!*s) {
+                return -1;
+            }
             c = *s++;
             if (c == 'u') {
                 unsigned v = 0;

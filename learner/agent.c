@@ -131,26 +131,13 @@ static int tfeat_dim(const struct agent_cfg *c) {
     return c->embed_time ? time_embed_dim(c->time_embed) : 1;
 }
 
-int agent_init(struct agent *a, const struct agent_cfg *c, uint64_t seed, char *err,
-               size_t errsz) {
-    memset(a, 0, sizeof *a);
-    if (agent_cfg_check(c, err, errsz)) {
-        return -1;
-    }
-    a->c = *c;
-    int O = c->obs_dim, A = c->act_dim, B = c->batch_size;
+/* registers every network's views in a->pb (sizes from a->c; no allocation of weights) */
+static void register_nets(struct agent *a) {
+    const struct agent_cfg *c = &a->c;
+    int O = c->obs_dim, A = c->act_dim;
     int act = c->gelu_exact ? KERN_GELU_ERF : KERN_GELU_TANH;
     a->E = c->flow_num_ensembles;
     a->Ed = c->kind == AGENT_FLOQ ? c->distill_num_ensembles : c->flow_num_ensembles;
-    a->R = c->kind == AGENT_FLOQ ? c->noise_samples : 1;
-    a->K = c->critic_flow_steps;
-    a->M = c->actor_flow_steps;
-    float g1 = 1.0f - c->discount;
-    a->noise_lo = c->noise_coverage * c->r_min / g1;
-    a->noise_hi = c->noise_coverage * c->r_max / g1;
-    float qmin = (c->r_min - c->reward_offset) / g1, qmax = (c->r_max + c->reward_offset) / g1;
-    hlgauss_init(&a->hl, qmin, qmax, c->num_bins, c->sigma);
-
     /* parameters: critic first (the target mirrors [0, critic_end)), then the rest */
     param_init(&a->pb);
     struct mlp_cfg mc = {0};
@@ -188,6 +175,42 @@ int agent_init(struct agent *a, const struct agent_cfg *c, uint64_t seed, char *
     a->policy_begin = param_mark(&a->pb);
     mlp_register(&a->onestep, &osc, &a->pb, "actor_onestep_flow");
     a->policy_end = param_mark(&a->pb);
+}
+
+size_t agent_param_count(const struct agent_cfg *c) {
+    char err[256];
+    if (agent_cfg_check(c, err, sizeof err)) {
+        return 0;
+    }
+    struct agent *a = mem_alloc(sizeof *a);
+    a->c = *c;
+    register_nets(a);
+    size_t n = param_mark(&a->pb);
+    param_free(&a->pb);
+    mem_free(a);
+    return n;
+}
+
+int agent_init(struct agent *a, const struct agent_cfg *c, uint64_t seed, char *err,
+               size_t errsz) {
+    memset(a, 0, sizeof *a);
+    if (agent_cfg_check(c, err, errsz)) {
+        return -1;
+    }
+    a->c = *c;
+    int O = c->obs_dim, A = c->act_dim, B = c->batch_size;
+    a->E = c->flow_num_ensembles;
+    a->Ed = c->kind == AGENT_FLOQ ? c->distill_num_ensembles : c->flow_num_ensembles;
+    a->R = c->kind == AGENT_FLOQ ? c->noise_samples : 1;
+    a->K = c->critic_flow_steps;
+    a->M = c->actor_flow_steps;
+    float g1 = 1.0f - c->discount;
+    a->noise_lo = c->noise_coverage * c->r_min / g1;
+    a->noise_hi = c->noise_coverage * c->r_max / g1;
+    float qmin = (c->r_min - c->reward_offset) / g1, qmax = (c->r_max + c->reward_offset) / g1;
+    hlgauss_init(&a->hl, qmin, qmax, c->num_bins, c->sigma);
+
+    register_nets(a);
     param_alloc(&a->pb, 1);
 
     /* init: one stream per network so sizes of one do not shift the draws of another */

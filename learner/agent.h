@@ -123,6 +123,8 @@ int agent_cfg_check(const struct agent_cfg *c, char *err, size_t errsz);
 int agent_init(struct agent *a, const struct agent_cfg *c, uint64_t seed, char *err,
                size_t errsz);
 void agent_free(struct agent *a);
+/* floats in the trainable block of an agent with this config (0 if the config is invalid) */
+size_t agent_param_count(const struct agent_cfg *c);
 
 void agent_draws_alloc(struct agent_draws *d, const struct agent_cfg *c);
 void agent_draws_sample(struct agent_draws *d, const struct agent_cfg *c, struct rng *r);

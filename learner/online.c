@@ -53,6 +53,8 @@ struct peer {
     int E;
     uint32_t max_batch;
     uint64_t granted, received, env_steps, last_env_steps, last_received;
+    uint64_t written_off; /* granted env steps given up after the actor fell silent */
+    double last_msg;      /* now_sec() of its last accepted message */
     uint64_t wait_us, last_wait_us;
     uint64_t window;
 };
@@ -67,6 +69,7 @@ struct learner {
     long *step;
     long step0;
     uint64_t received, updates, target_updates;
+    double t_update;     /* now_sec() of the last update (for the stall message) */
     uint32_t published;  /* newest weight version broadcast (= update count at the time) */
     /* interval stats */
     double t_last, wait_s, lag_sum, lag_min, lag_max;
@@ -113,9 +116,15 @@ static void emit(struct learner *L, int actors, double actor_wait, uint64_t env_
     L->recv_last = L->received, L->upd_last = L->updates, L->env_last = env_total;
 }
 
+/* floor(utd n) for a utd given as decimal text (0.7 * 1000 = 700, not 699) */
+static uint64_t utd_updates(float utd, uint64_t n) {
+    double u = round((double)utd * 1e6) / 1e6;
+    return (uint64_t)floor(u * (double)n * (1.0 + 1e-9) + 1e-9);
+}
+
 /* one update if the data allows it; returns 1 if it ran */
 static int maybe_update(struct learner *L) {
-    uint64_t allowed = (uint64_t)floor(L->tc->utd * (double)L->received);
+    uint64_t allowed = utd_updates(L->tc->utd, L->received);
     if (allowed > L->target_updates) {
         allowed = L->target_updates;
     }
@@ -127,6 +136,7 @@ static int maybe_update(struct learner *L) {
     agent_draws_sample(L->dr, &L->ag->c, L->drng);
     agent_update(L->ag, &b, L->dr);
     L->updates++;
+    L->t_update = now_sec();
     if (!isfinite(L->ag->metrics.total_loss)) {
         L->bad_update = 1;
     }
@@ -143,7 +153,7 @@ static int maybe_update(struct learner *L) {
 static void inline_transition(void *ctx, const float *obs, const float *act, float rew,
                               int terminal, int mask, const float *next_obs, uint32_t wver) {
     struct learner *L = ctx;
-    replay_push(L->rb, obs, act, rew, (float)mask, (uint8_t)terminal, next_obs);
+    replay_push(L->rb, obs, act, rew, (float)mask, (float)terminal, next_obs);
     L->received++;
     double lag = (double)L->published - (double)wver;
     lag_add(L, lag, lag, lag, 1);
@@ -192,8 +202,11 @@ static int run_inline(struct learner *L, char *err, size_t errsz) {
             }
         }
     }
+    /* the last updates the data allows (utd x received, at most the target) */
+    L->target_updates = FLOQ_MIN(L->target_updates, utd_updates(tc->utd, L->received));
     while (maybe_update(L)) {
     }
+    *L->step = L->step0 + (long)L->received;
     if (L->updates != L->upd_last || L->received != L->recv_last) {
         emit(L, 1, 0, L->received);
     }
@@ -232,6 +245,7 @@ struct mpi_state {
     struct proto_buf wmsg;
     uint64_t granted_total;
     uint32_t max_batch;
+    int stopping; /* STOP sent: late HELLOs get STOP at once */
 };
 
 static void publish(struct learner *L, struct mpi_state *M) {
@@ -297,8 +311,8 @@ static void ingest_one(struct learner *L, struct mpi_state *M, int from, int tag
         while (done < t.n) {
             uint32_t k = (uint32_t)FLOQ_MIN((size_t)(t.n - done), rb->cap - rb->pos);
             size_t i = rb->pos;
-            struct proto_rows rows = {rb->obs + i * O, rb->act + i * A, rb->rew + i, NULL,
-                                      rb->mask + i, rb->next_obs + i * O, NULL};
+            struct proto_rows rows = {rb->obs + i * O, rb->act + i * A, rb->rew + i,
+                                      rb->term + i, rb->mask + i, rb->next_obs + i * O, NULL};
             proto_transitions_copy(&t, done, k, &rows);
             rb->pos = (i + k) % rb->cap;
             rb->size = FLOQ_MIN(rb->cap, rb->size + k);
@@ -307,7 +321,9 @@ static void ingest_one(struct learner *L, struct mpi_state *M, int from, int tag
         }
         L->received += t.n;
         p->received += t.n;
-        p->env_steps = t.env_steps;
+        p->env_steps = FLOQ_MAX(p->env_steps, t.env_steps);
+        p->last_msg = now_sec();
+        *L->step = L->step0 + (long)L->received;
         p->wait_us = t.wait_us;
         double cur = L->published;
         lag_add(L, cur - t.wver_max, cur - t.wver_min, cur * t.n - (double)t.wver_sum, t.n);
@@ -348,6 +364,13 @@ static void ingest_one(struct learner *L, struct mpi_state *M, int from, int tag
         p->accepted = 1;
         p->E = (int)h.num_envs;
         p->max_batch = h.max_batch;
+        p->last_msg = now_sec();
+        if (M->stopping) {
+            send_control(from, PROTO_CTRL_ACCEPT, 0, L->published);
+            send_control(from, PROTO_CTRL_STOP, 0, L->published);
+            p->stopped = 1;
+            return;
+        }
         /* the credit window: enough for a few batches of all envs, in whole env steps */
         uint64_t w = tc->lockstep ? (uint64_t)p->E
                                   : (uint64_t)FLOQ_MAX(4 * p->E, (int)FLOQ_MIN(h.max_batch, 256u));
@@ -390,20 +413,34 @@ static void drain(struct learner *L, struct mpi_state *M) {
 
 static void grant(struct learner *L, struct mpi_state *M) {
     struct train_cfg *tc = L->tc;
-    double backlog = tc->utd * (double)L->received - (double)L->updates;
-    uint64_t wtot = 0;
+    /* backlog the learner would have if every credit already out came back now */
+    uint64_t wtot = 0, owed = 0;
     for (int r = 1; r < M->n; r++) {
-        wtot += M->p[r].window;
+        struct peer *p = &M->p[r];
+        wtot += p->window;
+        if (p->accepted && !p->stopped) {
+            owed += p->granted - FLOQ_MIN(p->granted, FLOQ_MAX(p->env_steps, p->written_off));
+        }
     }
-    if (backlog > (tc->lockstep ? 0.0 : tc->utd * (double)wtot)) {
+    double backlog = tc->utd * (double)(L->received + owed) - (double)L->updates;
+    int filling = L->received < (uint64_t)tc->start_online_after;
+    double limit = tc->lockstep ? 0.0 : tc->utd * (double)wtot;
+    if (!filling && backlog > limit) {
         return; /* backpressure: the learner is behind, actors wait */
     }
+    /* transitions that may still be granted without the projected backlog passing the limit:
+     * received - updates / utd stays within the sum of the windows */
+    double room = filling || tc->lockstep ? 1e18 : (limit - backlog) / tc->utd;
     for (int r = 1; r < M->n; r++) {
         struct peer *p = &M->p[r];
         if (!p->accepted || p->stopped) {
             continue;
         }
-        uint64_t out = p->granted - FLOQ_MIN(p->granted, p->received);
+        /* outstanding = granted env steps the actor has not consumed yet (its reports count
+         * every env step, so a transition lost to instability or a dropped batch does not
+         * shrink the window for good) */
+        uint64_t consumed = FLOQ_MAX(p->env_steps, p->written_off);
+        uint64_t out = p->granted - FLOQ_MIN(p->granted, consumed);
         if (out + (uint64_t)p->E > p->window) {
             continue;
         }
@@ -416,9 +453,13 @@ static void grant(struct learner *L, struct mpi_state *M) {
         uint64_t g = (p->window - out) / (uint64_t)p->E * (uint64_t)p->E;
         uint64_t cap = (remaining + (uint64_t)p->E - 1) / (uint64_t)p->E * (uint64_t)p->E;
         g = FLOQ_MIN(g, cap);
+        if (room < 1e17) {
+            g = FLOQ_MIN(g, (uint64_t)(room / (double)p->E) * (uint64_t)p->E);
+        }
         if (g == 0) {
             continue;
         }
+        room -= (double)g;
         p->granted += g;
         M->granted_total += g;
         send_control(r, PROTO_CTRL_CREDIT, (uint32_t)g, L->published);
@@ -445,6 +486,40 @@ static double actor_interval(struct learner *L, struct mpi_state *M) {
         p->last_wait_us = p->wait_us;
     }
     return wait;
+}
+
+/* every granted env step consumed (or written off), the whole budget granted, and the updates
+ * the received data allows are done */
+static int budget_done(struct learner *L, struct mpi_state *M) {
+    if (M->granted_total < (uint64_t)L->tc->online_steps) {
+        return 0;
+    }
+    for (int r = 1; r < M->n; r++) {
+        struct peer *p = &M->p[r];
+        if (p->accepted && FLOQ_MAX(p->env_steps, p->written_off) < p->granted) {
+            return 0;
+        }
+    }
+    uint64_t want = FLOQ_MIN(L->target_updates, utd_updates(L->tc->utd, L->received));
+    return L->updates >= want;
+}
+
+/* an accepted actor that owes env steps and has said nothing for 20 s: its last batch was
+ * lost (dropped as malformed) or it hangs; give its credits up so the run can end */
+static void write_off_silent(struct learner *L, struct mpi_state *M) {
+    double now = now_sec();
+    for (int r = 1; r < M->n; r++) {
+        struct peer *p = &M->p[r];
+        uint64_t consumed = FLOQ_MAX(p->env_steps, p->written_off);
+        if (p->accepted && !p->stopped && consumed < p->granted && now - p->last_msg > 20) {
+            log_warn("online: actor %d owes %llu env steps and has been silent for 20 s; "
+                     "writing them off",
+                     r, (unsigned long long)(p->granted - consumed));
+            p->written_off = p->granted;
+            p->last_msg = now;
+        }
+    }
+    (void)L;
 }
 
 static uint64_t env_total(struct mpi_state *M) {
@@ -509,25 +584,27 @@ static int run_mpi(struct learner *L, char *err, size_t errsz) {
             }
             continue;
         }
-        if (L->received >= (uint64_t)tc->online_steps && L->updates >= L->target_updates) {
+        if (budget_done(L, &M)) {
             break;
         }
         double tw = now_sec();
         sleep_us(100);
         L->wait_s += now_sec() - tw;
-        if (now_sec() - t_log > 30 && L->updates == L->upd_last) {
+        if (now_sec() - t_log > 30 && now_sec() - L->t_update > 30) {
             log_info("online: waiting for actors (%llu of %lld transitions received)",
                      (unsigned long long)L->received, (long long)tc->online_steps);
             t_log = now_sec();
         }
+        write_off_silent(L, &M);
     }
     if (L->updates != L->upd_last || L->received != L->recv_last) {
         double aw = actor_interval(L, &M);
         emit(L, M.n - 1, aw, env_total(&M));
     }
     /* stop the actors: STOP, their last transitions and BYE, then the end-of-run broadcast */
+    M.stopping = 1;
     for (int r = 1; r < M.n; r++) {
-        if (M.p[r].accepted) {
+        if (M.p[r].accepted && !M.p[r].stopped) {
             send_control(r, PROTO_CTRL_STOP, 0, L->published);
             M.p[r].stopped = 1;
         }
@@ -547,6 +624,7 @@ static int run_mpi(struct learner *L, char *err, size_t errsz) {
         }
         sleep_us(200);
     }
+    *L->step = L->step0 + (long)L->received;
     comm_bcast_wait(&M.bc);
     memset(M.wbuf, 0, 8);
     comm_ibcast(&M.bc, M.wbuf, M.wcap);
@@ -577,7 +655,7 @@ int online_learn(struct train_cfg *tc, struct agent *ag, struct replay *rb, stru
     L.step = step;
     L.step0 = *step;
     L.target_updates = (uint64_t)floor(tc->utd * (double)tc->online_steps);
-    L.t_last = now_sec();
+    L.t_last = L.t_update = now_sec();
     L.lag_min = INFINITY, L.lag_max = -INFINITY;
     L.published = (uint32_t)ag->step;
     int rc = comm_initialized() && comm_size() > 1 ? run_mpi(&L, err, errsz)

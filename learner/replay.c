@@ -15,7 +15,7 @@ void replay_init(struct replay *r, int O, int A, size_t cap, int maxB) {
     r->act = mem_alloc(sizeof(float) * cap * A);
     r->rew = mem_alloc(sizeof(float) * cap);
     r->mask = mem_alloc(sizeof(float) * cap);
-    r->term = mem_alloc(cap);
+    r->term = mem_alloc(sizeof(float) * cap);
     r->b_obs = mem_alloc(sizeof(float) * (size_t)maxB * O);
     r->b_next = mem_alloc(sizeof(float) * (size_t)maxB * O);
     r->b_act = mem_alloc(sizeof(float) * (size_t)maxB * A);
@@ -48,14 +48,16 @@ int replay_add_dataset(struct replay *r, const struct dataset *d, char *err, siz
     memcpy(r->act, d->act, sizeof(float) * n * r->A);
     memcpy(r->rew, d->rew, sizeof(float) * n);
     memcpy(r->mask, d->mask, sizeof(float) * n);
-    memcpy(r->term, d->term, n);
+    for (size_t i = 0; i < n; i++) {
+        r->term[i] = d->term[i] ? 1.0f : 0.0f;
+    }
     r->size = n;
     r->pos = n % r->cap;
     return 0;
 }
 
 void replay_push(struct replay *r, const float *obs, const float *act, float rew, float mask,
-                 uint8_t term, const float *next_obs) {
+                 float term, const float *next_obs) {
     size_t i = r->pos;
     memcpy(r->obs + i * r->O, obs, sizeof(float) * r->O);
     memcpy(r->next_obs + i * r->O, next_obs, sizeof(float) * r->O);

@@ -23,7 +23,7 @@ struct replay {
     size_t cap, size, pos; /* pos: next write slot */
     uint64_t pushed;       /* online transitions pushed in total */
     float *obs, *act, *rew, *mask, *next_obs;
-    uint8_t *term;
+    float *term; /* 1.0f where an episode ended (terminated or truncated) */
     /* batch storage */
     int maxB;
     float *b_obs, *b_act, *b_rew, *b_mask, *b_next;
@@ -34,7 +34,7 @@ void replay_free(struct replay *r);
 /* copies the dataset into rows [0, n); -1 if it does not fit or dims differ */
 int replay_add_dataset(struct replay *r, const struct dataset *d, char *err, size_t errsz);
 void replay_push(struct replay *r, const float *obs, const float *act, float rew, float mask,
-                 uint8_t term, const float *next_obs);
+                 float term, const float *next_obs);
 /* B uniform indices in [0, size) with replacement; batch points into r's batch storage */
 void replay_sample(struct replay *r, struct rng *g, int B, struct agent_batch *batch);
 

@@ -181,6 +181,7 @@ static int train_opts(struct train_cfg *tc, struct cfg_opt *o) {
     ADD(CFG_INT("actor.num_envs", &tc->num_envs, 1, 4096, "environments per actor rank"));
     ADD(CFG_BOOL("lockstep", &tc->lockstep, "exact reference parity: each transition waits for the weights of the previous update (policy lag 0)"));
     ADD(CFG_INT("test_bad_actor", &tc->test_bad_actor, 0, 1000, "tests only: actor rank 1 first sends this many rounds of malformed messages"));
+    ADD(CFG_CHOICE("test_fault", &tc->test_fault, "none|drop_batch|bad_hello", "tests only: a fault of actor rank 1"));
     ADD(CFG_LONG("start_online_after", &tc->start_online_after, 0, 1e12, "online transitions to collect before online updates start"));
     /* agent keys (spec §11) */
     ADD(CFG_FLOAT("agent.lr", &c->lr, 1e-12, 10, "Adam learning rate"));
@@ -268,6 +269,12 @@ static int parse_train(struct train_cfg *tc, int argc, char **argv, char *err, s
     }
     if (tc->lockstep) {
         tc->sync_interval = 1;
+    }
+    if (tc->start_online_after > tc->online_steps) {
+        snprintf(err, errsz, "--start_online_after=%ld exceeds --online_steps=%ld; no online "
+                             "update could run",
+                 tc->start_online_after, tc->online_steps);
+        return -1;
     }
     if (tc->p_aug[0] || tc->frame_stack[0]) {
         snprintf(err, errsz, "--p_aug / --frame_stack: visual observations are not supported "
@@ -392,9 +399,31 @@ int train_load_agent(struct agent *a, struct train_cfg *tc, const char *path, in
         goto out;
     }
     tc->ac.kind = strcmp(agent, "fql") == 0 ? AGENT_FQL : AGENT_FLOQ;
+    if (od < 1 || od > 65536 || ad < 1 || ad > 65536) {
+        snprintf(err, errsz, "%.300s: obs_dim %llu / act_dim %llu out of range; the checkpoint is "
+                             "damaged",
+                 path, (unsigned long long)od, (unsigned long long)ad);
+        goto out;
+    }
     tc->ac.obs_dim = (int)od, tc->ac.act_dim = (int)ad;
     tc->ac.r_min = (float)rmin, tc->ac.r_max = (float)rmax;
     struct agent_cfg ac = tc->ac;
+    {
+        /* the stored parameter count must match the config before anything big is allocated */
+        int nd = 0;
+        size_t shape[4];
+        const float *pp;
+        size_t want = agent_param_count(&ac);
+        if (ckpt_get_f32(&ck, "params", &nd, shape, &pp, err, errsz)) {
+            goto out;
+        }
+        if (want == 0 || nd != 1 || shape[0] != want) {
+            snprintf(err, errsz, "%.300s: params hold %zu floats but its config needs %zu; the "
+                                 "checkpoint is damaged or from another version",
+                     path, nd == 1 ? shape[0] : 0, want);
+            goto out;
+        }
+    }
     int R = ac.kind == AGENT_FLOQ ? ac.noise_samples : 1;
     if (max_rows > ac.batch_size * R) {
         ac.batch_size = (max_rows + R - 1) / R;
@@ -721,8 +750,28 @@ static int learner_main(int argc, char **argv) {
         /* the run's config, with this command line's flags on top (e.g. more steps) */
         struct cfg_opt o[NOPT];
         int n = train_opts(&saved, o);
+        struct agent_cfg built = saved.ac;
         if (cfg_parse(o, n, argc, argv, err, sizeof err)) {
             fprintf(stderr, "floq train: %s\n", err);
+            agent_free(&ag);
+            return 2;
+        }
+        /* the networks and the optimiser were built from the checkpoint: agent flags cannot
+         * change on --resume (steps, intervals and online settings can) */
+        for (int i = 0; i < n; i++) {
+            if (o[i].set && strncmp(o[i].name, "agent", 5) == 0 &&
+                memcmp(&built, &saved.ac, sizeof built) != 0) {
+                fprintf(stderr, "floq train: --%s cannot change on --resume (the run was built "
+                                "with its checkpoint's agent settings); start a new run with "
+                                "--restore_path FILE instead\n",
+                        o[i].name);
+                agent_free(&ag);
+                return 2;
+            }
+        }
+        if (memcmp(&built, &saved.ac, sizeof built) != 0) {
+            fprintf(stderr, "floq train: --batch_size/--preset cannot change on --resume; start "
+                            "a new run with --restore_path FILE instead\n");
             agent_free(&ag);
             return 2;
         }
@@ -846,13 +895,22 @@ static int learner_main(int argc, char **argv) {
     char vpath[TRAIN_PATH_MAX + 16];
     int have_val = 0;
     if (find_val_dataset(tc.dataset, vpath, sizeof vpath) == 0) {
-        if (dataset_load(&vds, vpath, &dop, err, sizeof err) == 0 &&
-            vds.obs_dim == ag.c.obs_dim && vds.act_dim == ag.c.act_dim) {
+        if (dataset_load(&vds, vpath, &dop, err, sizeof err) != 0) {
+            log_warn("ignoring validation split: %s", err);
+        } else if (vds.obs_dim != ag.c.obs_dim || vds.act_dim != ag.c.act_dim) {
+            log_warn("ignoring validation split %s: obs %d / action %d, the run has %d / %d",
+                     vpath, vds.obs_dim, vds.act_dim, ag.c.obs_dim, ag.c.act_dim);
+            dataset_free(&vds);
+        } else {
             replay_init(&vrb, ag.c.obs_dim, ag.c.act_dim, vds.n, B);
             have_val = replay_add_dataset(&vrb, &vds, err, sizeof err) == 0;
-            log_info("validation split %s: %zu transitions", vpath, vds.n);
-        } else {
-            log_warn("ignoring validation split %s: %s", vpath, err);
+            if (have_val) {
+                log_info("validation split %s: %zu transitions", vpath, vds.n);
+            } else {
+                log_warn("ignoring validation split: %s", err);
+                replay_free(&vrb);
+                dataset_free(&vds);
+            }
         }
     }
     dataset_free(&ds);
@@ -962,8 +1020,10 @@ static int learner_main(int argc, char **argv) {
         long ostep = FLOQ_MAX((long)start_step, tc.offline_steps);
         struct train_cfg otc = tc;
         otc.online_steps = tc.offline_steps + tc.online_steps - ostep;
-        if (otc.online_steps > 0 &&
-            online_learn(&otc, &ag, &rb, &sampler, &drng, &dr, &ostep, &hooks, err, sizeof err)) {
+        if (otc.online_steps <= 0) {
+            online_release_actors(); /* resumed after the online phase was complete */
+        } else if (online_learn(&otc, &ag, &rb, &sampler, &drng, &dr, &ostep, &hooks, err,
+                                sizeof err)) {
             fprintf(stderr, "floq train: %s\n", err);
             rc = 1;
         }
@@ -971,7 +1031,7 @@ static int learner_main(int argc, char **argv) {
         if (R->pr.tty) {
             fputc('\n', stderr);
         }
-    } else if (tc.online_steps == 0) {
+    } else {
         online_release_actors();
     }
     if (rc == 0 && save_checkpoint(&tc, &ag, &sampler, &drng, (uint64_t)step, err, sizeof err)) {
@@ -1306,11 +1366,12 @@ int train_main(int argc, char **argv) {
          * parsed only for the test hook */
         struct train_cfg tc;
         char err[512];
-        int bad = 0;
+        int bad = 0, fault = 0;
         if (parse_train(&tc, argc, argv, err, sizeof err) == 0 && comm_rank() == 1) {
             bad = tc.test_bad_actor;
+            fault = tc.test_fault;
         }
-        rc = actor_main_mpi(bad);
+        rc = actor_main_mpi(bad, fault);
     }
     comm_finalize();
     return rc;

@@ -34,6 +34,7 @@ struct train_cfg {
     int num_envs;
     long start_online_after; /* minimum fill of online transitions before updates */
     int test_bad_actor;      /* tests only */
+    int test_fault;          /* tests only: enum actor_fault of actor rank 1 */
     int lockstep;            /* policy lag 0: one update per transition, weights every update */
     struct agent_cfg ac;
 };

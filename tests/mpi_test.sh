@@ -83,5 +83,31 @@ timeout 180 mpirun -np 2 "$floq" train --resume "$T/e" --online_steps 500 >"$T/e
 check "[ $? -eq 0 ] && [ -f '$T/e/checkpoints/ckpt-0000000700.ckpt' ]" \
   "resume offline -> online ($(tail -n 2 "$T/e.log"))"
 
+# 6. a real batch lost on the way (dropped as corrupt): credits count env steps, the run ends
+timeout 120 mpirun -np 3 "$floq" train "${common[@]}" --offline_steps 50 --online_steps 800 \
+  --test_fault drop_batch --run_dir "$T/f" >"$T/f.log" 2>&1
+check "[ $? -eq 0 ] && grep -q 'dropped as checksum: 1' '$T/f.log'" \
+  "a lost batch neither stalls nor ends the run early ($(tail -n 2 "$T/f.log" | tr '\n' ' '))"
+
+# 7. a refused actor (HELLO with the wrong obs size): the run completes with the other actor,
+#    and the refused rank exits non-zero only after the end-of-run broadcast
+timeout 120 mpirun -np 3 "$floq" train "${common[@]}" --offline_steps 50 --online_steps 600 \
+  --test_fault bad_hello --run_dir "$T/g" >"$T/g.log" 2>&1
+check "grep -q 'refused this actor' '$T/g.log' && grep -q 'online: 60[0-9] transitions received' '$T/g.log' && ls '$T/g/checkpoints/' | grep -q 'ckpt-00000006[5-9][0-9].ckpt'" \
+  "refused actor: the learner finishes with the others ($(grep -E 'refused|received' "$T/g.log" | head -2 | tr '\n' ' '))"
+
+# 8. a minimum fill larger than the credit windows, a budget that is not a multiple of E,
+#    and utd 0.7 (700 updates for 1000 env steps)
+timeout 120 mpirun -np 3 "$floq" train "${common[@]}" --offline_steps 50 --online_steps 1002 \
+  --start_online_after 700 --utd 0.7 --run_dir "$T/h" >"$T/h.log" 2>&1
+check "[ $? -eq 0 ]" "start_online_after 700 with 2 actors x 4 envs completes ($(tail -n 1 "$T/h.log"))"
+upd=$(col "$T/h/metrics.csv" online_updates | tail -1)
+env=$(col "$T/h/metrics.csv" env_steps | tail -1)
+check "[ '$upd' = 701 ] && [ '$env' -ge 1002 ] && [ '$env' -le 1008 ]" \
+  "utd 0.7 and a budget of 1002 with E=4: floor(0.7 x 1002) = 701 updates ($upd), 1002..1008 env steps ($env)"
+# 9. resuming a run whose online phase is complete ends at once on every rank
+timeout 60 mpirun -np 2 "$floq" train --resume "$T/e" --online_steps 500 >"$T/i.log" 2>&1
+check "[ $? -eq 0 ]" "resume of a finished online run exits ($(tail -n 1 "$T/i.log"))"
+
 echo "mpi_test: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -285,6 +285,8 @@ static void test_cfg(void) {
     CHECK(cfg_read_json(o, 6, "{\"nope\": \"1\"}", 0, err, sizeof err) == -1,
           "json unknown key refused");
     CHECK(cfg_read_json(o, 6, "{\"steps\": ", 0, err, sizeof err) == -1, "json truncated refused");
+    CHECK(cfg_read_json(o, 6, "{\"name\": \"x\\", 0, err, sizeof err) == -1,
+          "json string ending in a backslash refused");
     free(buf);
 }
 

@@ -54,6 +54,9 @@ $floq train --resume "$T/c" --offline_steps 3000 2>"$T/c.log" || { bad "resume e
 $floq q --checkpoint "$T/c/checkpoints/ckpt-0000003000.ckpt" --input "$T/q.txt" --members >"$T/qc.txt"
 check "diff <(tail -n +2 '$T/qa2.txt') <(tail -n +2 '$T/qc.txt') >/dev/null" "resumed run equals the uninterrupted one"
 
+$floq train --resume "$T/c" --offline_steps 4000 --agent.alpha 3 2>"$T/err.txt"
+check "[ $? -eq 2 ] && grep -q 'cannot change on --resume' '$T/err.txt'" "agent flags cannot change on --resume"
+
 # the FQL baseline on the same data
 $floq train "${common[@]}" --agent fql --offline_steps 3000 --run_dir "$T/f" 2>/dev/null || bad "fql train"
 $floq q --checkpoint "$T/f/checkpoints/ckpt-0000003000.ckpt" --input "$T/q.txt" >"$T/qf.txt" || bad "fql q"
