@@ -59,6 +59,11 @@ struct peer {
     uint64_t window;
 };
 
+/* env steps of its grants the actor has used (reported) or that were written off */
+static uint64_t peer_consumed(const struct peer *p) {
+    return FLOQ_MAX(p->env_steps, p->written_off);
+}
+
 struct learner {
     struct train_cfg *tc;
     struct agent *ag;
@@ -419,7 +424,7 @@ static void grant(struct learner *L, struct mpi_state *M) {
         struct peer *p = &M->p[r];
         wtot += p->window;
         if (p->accepted && !p->stopped) {
-            owed += p->granted - FLOQ_MIN(p->granted, FLOQ_MAX(p->env_steps, p->written_off));
+            owed += p->granted - FLOQ_MIN(p->granted, peer_consumed(p));
         }
     }
     double backlog = tc->utd * (double)(L->received + owed) - (double)L->updates;
@@ -439,7 +444,7 @@ static void grant(struct learner *L, struct mpi_state *M) {
         /* outstanding = granted env steps the actor has not consumed yet (its reports count
          * every env step, so a transition lost to instability or a dropped batch does not
          * shrink the window for good) */
-        uint64_t consumed = FLOQ_MAX(p->env_steps, p->written_off);
+        uint64_t consumed = peer_consumed(p);
         uint64_t out = p->granted - FLOQ_MIN(p->granted, consumed);
         if (out + (uint64_t)p->E > p->window) {
             continue;
@@ -496,7 +501,7 @@ static int budget_done(struct learner *L, struct mpi_state *M) {
     }
     for (int r = 1; r < M->n; r++) {
         struct peer *p = &M->p[r];
-        if (p->accepted && FLOQ_MAX(p->env_steps, p->written_off) < p->granted) {
+        if (p->accepted && peer_consumed(p) < p->granted) {
             return 0;
         }
     }
@@ -510,7 +515,7 @@ static void write_off_silent(struct learner *L, struct mpi_state *M) {
     double now = now_sec();
     for (int r = 1; r < M->n; r++) {
         struct peer *p = &M->p[r];
-        uint64_t consumed = FLOQ_MAX(p->env_steps, p->written_off);
+        uint64_t consumed = peer_consumed(p);
         if (p->accepted && !p->stopped && consumed < p->granted && now - p->last_msg > 20) {
             log_warn("online: actor %d owes %llu env steps and has been silent for 20 s; "
                      "writing them off",

@@ -11,12 +11,7 @@ build=${1:-build}
 floq=$(cd "$(dirname "$build/floq")" && pwd)/floq
 export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib.sh"
 col() {  # col FILE NAME -> values of that column on online rows
   awk -F, -v name="$2" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == name) c = i; next}
                         $2 == "online" {print $c}' "$1"
@@ -109,5 +104,4 @@ check "[ '$upd' = 701 ] && [ '$env' -ge 1002 ] && [ '$env' -le 1008 ]" \
 timeout 60 mpirun -np 2 "$floq" train --resume "$T/e" --online_steps 500 >"$T/i.log" 2>&1
 check "[ $? -eq 0 ]" "resume of a finished online run exits ($(tail -n 1 "$T/i.log"))"
 
-echo "mpi_test: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+report mpi_test

@@ -9,12 +9,7 @@ build=${1:-build}
 floq=$build/floq
 mk=$build/tests/tool_mkdata
 export OPENBLAS_NUM_THREADS=1
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib.sh"
 
 $mk chain "$T/chain.npz" 5 4000 1 || bad "tool_mkdata chain"
 $mk qinput "$T/q.txt" 5
@@ -107,5 +102,4 @@ check "[ $? -eq 0 ] && [ -s '$T/fromckpt.npz' ]" "collect with --policy checkpoi
 $floq eval --checkpoint "$T/g/checkpoints/ckpt-0000000200.ckpt" --episodes 5 >"$T/ev.txt"
 check "[ $? -eq 0 ] && grep -q success '$T/ev.txt'" "floq eval prints success for tiny-v0"
 
-echo "train_test: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+report train_test
