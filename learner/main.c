@@ -16,6 +16,7 @@
 #include "learner/bench_learner.h"
 #include "learner/bench_online.h"
 #include "common/comm.h"
+#include "learner/landscape.h"
 #include "learner/train.h"
 
 #define FLOQ_VERSION "0.1.0"
@@ -151,6 +152,7 @@ static const struct subcommand CMDS[] = {
     {"train", train_main, "offline floq/FQL training, then online fine-tuning (mpirun for actors)"},
     {"q", q_main, "print Q(s,a) from a checkpoint, any number of integration steps"},
     {"eval", eval_main, "evaluate a checkpoint's policy: success rate / return / D4RL score"},
+    {"landscape", landscape_main, "value landscape of a point-maze checkpoint vs the closed-form optimum"},
     {"collect", collect_cmd, "generate an OGBench-format dataset (random / expert / checkpoint)"},
     {"bench", bench_main, "benchmarks against same-run references (sgemm, mj_step, memcpy)"},
 };
@@ -160,7 +162,7 @@ static void usage(FILE *f) {
                "usage: floq SUBCOMMAND [flags]     (floq SUBCOMMAND --help for its flags)\n\n",
             FLOQ_VERSION);
     for (size_t i = 0; i < FLOQ_ARRAY_LEN(CMDS); i++) {
-        fprintf(f, "  %-8s %s\n", CMDS[i].name, CMDS[i].help);
+        fprintf(f, "  %-10s %s\n", CMDS[i].name, CMDS[i].help);
     }
     fprintf(f, "\nexample: floq collect --env_name pointmaze-medium-navigate-v0 --policy expert "
                "--episodes 100 --out data.npz\n"
