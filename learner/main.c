@@ -17,6 +17,7 @@
 #include "learner/bench_online.h"
 #include "common/comm.h"
 #include "learner/landscape.h"
+#include "learner/plot.h"
 #include "learner/train.h"
 
 #define FLOQ_VERSION "0.1.0"
@@ -153,6 +154,7 @@ static const struct subcommand CMDS[] = {
     {"q", q_main, "print Q(s,a) from a checkpoint, any number of integration steps"},
     {"eval", eval_main, "evaluate a checkpoint's policy: success rate / return / D4RL score"},
     {"landscape", landscape_main, "value landscape of a point-maze checkpoint vs the closed-form optimum"},
+    {"plot", plot_main, "draw learning curves and value landscapes of runs into a PNG (gnuplot)"},
     {"collect", collect_cmd, "generate an OGBench-format dataset (random / expert / checkpoint)"},
     {"bench", bench_main, "benchmarks against same-run references (sgemm, mj_step, memcpy)"},
 };
