@@ -320,7 +320,7 @@ static int rollouts(struct agent *a, const char *env_name, const struct oracle *
 
 int landscape_main(int argc, char **argv) {
     char ckpt[TRAIN_PATH_MAX] = "", out[TRAIN_PATH_MAX] = "", env[128] = "", err[1024];
-    double res = 0.5;
+    float res = 0.5f;
     int S = 16, mc = 1;
     uint64_t seed = 0;
     struct cfg_opt opts[] = {
