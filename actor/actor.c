@@ -49,9 +49,7 @@ void actor_free(struct actor *a) {
     vecenv_free(&a->v);
     param_free(&a->pb);
     mlp_tape_free(&a->t);
-    mem_free(a->x);
-    mem_free(a->act);
-    mem_free(a->obs0);
+    MEM_FREE_ALL(a->x, a->act, a->obs0);
     memset(a, 0, sizeof *a);
 }
 
@@ -237,15 +235,15 @@ int actor_main_mpi(int bad_messages, int fault) {
     char err[1024];
     /* 1. the learner's setup: resolved config + policy size (waits through the offline phase) */
     struct online_setup setup;
-    struct comm_bcast bc = {0};
+    struct comm_req bc = {0};
     comm_ibcast(&bc, &setup, sizeof setup);
-    comm_bcast_wait(&bc);
+    comm_wait(&bc);
     if (setup.magic != ONLINE_SETUP_MAGIC) {
         log_error("actor %d: bad setup broadcast", rank);
         return 1;
     }
     if (setup.n_params == 0) {
-        comm_bcast_free(&bc);
+        comm_req_free(&bc);
         return 0; /* no online phase */
     }
     struct actor_cfg ac;
@@ -304,7 +302,7 @@ int actor_main_mpi(int bad_messages, int fault) {
     double wait_s = 0, t0 = now_sec();
     while (!done) {
         /* newest weights (or the end of the run) */
-        if (comm_bcast_test(&bc)) {
+        if (comm_test(&bc)) {
             uint64_t len;
             memcpy(&len, wbuf, sizeof len);
             if (len == 0) {
@@ -355,7 +353,7 @@ int actor_main_mpi(int bad_messages, int fault) {
                     if (bad_messages > 0) {
                         /* one real transition batch as the template */
                         while (!a.have_weights) {
-                            if (comm_bcast_test(&bc)) {
+                            if (comm_test(&bc)) {
                                 uint64_t len;
                                 memcpy(&len, wbuf, sizeof len);
                                 uint32_t wv;
@@ -428,7 +426,7 @@ int actor_main_mpi(int bad_messages, int fault) {
     comm_req_free(&snd.req[0]);
     comm_req_free(&snd.req[1]);
     comm_req_free(&hr);
-    comm_bcast_free(&bc);
+    comm_req_free(&bc);
     mem_free(wbuf);
     actor_free(&a);
     return refused ? 1 : 0;

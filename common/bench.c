@@ -103,8 +103,6 @@ double bench_sgemm_gflops(int M, int N, int K, double seconds) {
             best = g;
         }
     }
-    mem_free(A);
-    mem_free(B);
-    mem_free(C);
+    MEM_FREE_ALL(A, B, C);
     return best;
 }

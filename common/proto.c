@@ -3,7 +3,6 @@
 #include "common/proto.h"
 
 #include <msgpack.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,18 +26,6 @@ const char *proto_kind_name(uint32_t kind) {
     static const char *const names[] = {"?",       "HELLO", "TRANSITIONS", "WEIGHTS",
                                         "CONTROL", "ERROR", "BYE"};
     return kind < FLOQ_ARRAY_LEN(names) ? names[kind] : "?";
-}
-
-static void set_err(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errsz, const char *fmt, ...) {
-    if (!err || errsz == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
 }
 
 /* ---- checksum: XXH64 with seed 0 (the published algorithm) ------------------------------- */
@@ -163,12 +150,12 @@ int proto_batch_init(struct proto_batch *b, uint32_t obs_dim, uint32_t act_dim, 
                      char *err, size_t errsz) {
     memset(b, 0, sizeof *b);
     if (obs_dim < 1 || obs_dim > PROTO_MAX_DIM || act_dim < 1 || act_dim > PROTO_MAX_DIM) {
-        set_err(err, errsz, "proto: batch dims obs %u act %u outside 1..%u", obs_dim, act_dim,
+        seterr(err, errsz, "proto: batch dims obs %u act %u outside 1..%u", obs_dim, act_dim,
                 PROTO_MAX_DIM);
         return -1;
     }
     if (cap < 1 || cap > PROTO_MAX_BATCH) {
-        set_err(err, errsz, "proto: batch capacity %u outside 1..%u; lower the batch size", cap,
+        seterr(err, errsz, "proto: batch capacity %u outside 1..%u; lower the batch size", cap,
                 PROTO_MAX_BATCH);
         return -1;
     }
@@ -190,14 +177,7 @@ void proto_batch_free(struct proto_batch *b) {
     if (!b) {
         return;
     }
-    mem_free(b->obs);
-    mem_free(b->act);
-    mem_free(b->rew);
-    mem_free(b->terminal);
-    mem_free(b->mask);
-    mem_free(b->next_obs);
-    mem_free(b->wver);
-    mem_free(b->episodes);
+    MEM_FREE_ALL(b->obs, b->act, b->rew, b->terminal, b->mask, b->next_obs, b->wver, b->episodes);
     memset(b, 0, sizeof *b);
 }
 
@@ -261,7 +241,7 @@ int proto_encode_hello(struct proto_buf *out, const struct proto_hello *h, char 
                        size_t errsz) {
     size_t nl = strnlen(h->env_name, PROTO_MAX_NAME);
     if (nl == 0 || nl >= PROTO_MAX_NAME) {
-        set_err(err, errsz, "proto: env name must be 1..%d bytes", PROTO_MAX_NAME - 1);
+        seterr(err, errsz, "proto: env name must be 1..%d bytes", PROTO_MAX_NAME - 1);
         return -1;
     }
     msgpack_packer pk;
@@ -292,11 +272,11 @@ size_t proto_weights_bytes(size_t n_params) {
 int proto_encode_transitions(struct proto_buf *out, const struct proto_batch *b, char *err,
                              size_t errsz) {
     if (b->n < 1 || b->n > b->cap) {
-        set_err(err, errsz, "proto: TRANSITIONS needs 1..%u rows, batch has %u", b->cap, b->n);
+        seterr(err, errsz, "proto: TRANSITIONS needs 1..%u rows, batch has %u", b->cap, b->n);
         return -1;
     }
     if (b->n_episodes > b->n) {
-        set_err(err, errsz, "proto: TRANSITIONS has %u episodes for %u rows (at most one each)",
+        seterr(err, errsz, "proto: TRANSITIONS has %u episodes for %u rows (at most one each)",
                 b->n_episodes, b->n);
         return -1;
     }
@@ -342,7 +322,7 @@ int proto_encode_transitions(struct proto_buf *out, const struct proto_batch *b,
 int proto_encode_weights(struct proto_buf *out, uint32_t wver, const float *params, size_t n_params,
                          char *err, size_t errsz) {
     if (n_params < 1 || n_params > PROTO_MAX_PARAMS) {
-        set_err(err, errsz, "proto: WEIGHTS of %zu params outside 1..%u", n_params,
+        seterr(err, errsz, "proto: WEIGHTS of %zu params outside 1..%u", n_params,
                 PROTO_MAX_PARAMS);
         return -1;
     }
@@ -358,7 +338,7 @@ int proto_encode_weights(struct proto_buf *out, uint32_t wver, const float *para
 int proto_encode_control(struct proto_buf *out, const struct proto_control *c, char *err,
                          size_t errsz) {
     if (c->cmd < PROTO_CTRL_ACCEPT || c->cmd > PROTO_CTRL_STOP) {
-        set_err(err, errsz, "proto: CONTROL command %u unknown", c->cmd);
+        seterr(err, errsz, "proto: CONTROL command %u unknown", c->cmd);
         return -1;
     }
     msgpack_packer pk;

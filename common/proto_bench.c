@@ -149,12 +149,5 @@ void bench_proto(void) {
     proto_buf_free(&s.msg);
     proto_buf_free(&s.enc);
     proto_buf_free(&s.wmsg);
-    mem_free(s.obs);
-    mem_free(s.act);
-    mem_free(s.rew);
-    mem_free(s.term);
-    mem_free(s.mask);
-    mem_free(s.next_obs);
-    mem_free(s.raw);
-    mem_free(s.params);
+    MEM_FREE_ALL(s.obs, s.act, s.rew, s.term, s.mask, s.next_obs, s.raw, s.params);
 }

@@ -267,13 +267,9 @@ void agent_free(struct agent *a) {
     mlp_tape_free(&a->t_distill);
     mlp_tape_free(&a->t_bc);
     mlp_tape_free(&a->t_os);
-    float *bufs[] = {a->x_os, a->x_crit, a->x_small, a->z, a->v, a->dtmp, a->dact,
-                     a->next_actions, a->next_returns, a->target_returns, a->current_returns,
-                     a->flow_x_t, a->flow_pred, a->critic_q, a->actor_flow_actions,
-                     a->actor_onestep_actions, a->actor_qs};
-    for (size_t i = 0; i < FLOQ_ARRAY_LEN(bufs); i++) {
-        mem_free(bufs[i]);
-    }
+    MEM_FREE_ALL(a->x_os, a->x_crit, a->x_small, a->z, a->v, a->dtmp, a->dact, a->next_actions,
+                 a->next_returns, a->target_returns, a->current_returns, a->flow_x_t, a->flow_pred,
+                 a->critic_q, a->actor_flow_actions, a->actor_onestep_actions, a->actor_qs);
     memset(a, 0, sizeof *a);
 }
 
@@ -306,14 +302,8 @@ void agent_draws_sample(struct agent_draws *d, const struct agent_cfg *c, struct
 }
 
 void agent_draws_free(struct agent_draws *d) {
-    mem_free(d->next_action_noise);
-    mem_free(d->next_noise_ratios);
-    mem_free(d->noise_ratios);
-    mem_free(d->critic_t);
-    mem_free(d->actor_x0);
-    mem_free(d->actor_t);
-    mem_free(d->distill_noise);
-    mem_free(d->mse_noise);
+    MEM_FREE_ALL(d->next_action_noise, d->next_noise_ratios, d->noise_ratios, d->critic_t,
+                 d->actor_x0, d->actor_t, d->distill_noise, d->mse_noise);
     memset(d, 0, sizeof *d);
 }
 

@@ -104,7 +104,7 @@ void bench_bcast(double seconds) {
     unsigned char *buf = mem_alloc(cap);
     struct proto_buf msg;
     proto_buf_init(&msg, proto_weights_bytes(np));
-    struct comm_bcast bc = {0};
+    struct comm_req bc = {0};
     int root = comm_rank() == 0;
     if (root) {
         bench_header("bcast: policy weights to the actor ranks");
@@ -126,7 +126,7 @@ void bench_bcast(double seconds) {
             /* one int of control so the actors know whether another round follows */
             int ctl = go;
             comm_ibcast(&bc, &ctl, sizeof ctl);
-            comm_bcast_wait(&bc);
+            comm_wait(&bc);
             if (!ctl) {
                 break;
             }
@@ -138,7 +138,7 @@ void bench_bcast(double seconds) {
                 memcpy(buf + 8, msg.data, msg.size);
             }
             comm_ibcast(&bc, buf, cap);
-            comm_bcast_wait(&bc);
+            comm_wait(&bc);
             count++;
         }
         double el = now_sec() - t0;
@@ -153,7 +153,7 @@ void bench_bcast(double seconds) {
         snprintf(name, sizeof name, "weights_bcast_%zu_floats_%d_ranks", np, comm_size());
         bench_record(name, t_enc * 1e3, "ms", "raw_ibcast_same_bytes_ms", t_raw * 1e3);
     }
-    comm_bcast_free(&bc);
+    comm_req_free(&bc);
     proto_buf_free(&msg);
     mem_free(buf);
     param_free(&pb);

@@ -39,10 +39,10 @@ void online_release_actors(void) {
     struct online_setup *s = mem_alloc(sizeof *s);
     s->magic = ONLINE_SETUP_MAGIC;
     s->n_params = 0;
-    struct comm_bcast bc = {0};
+    struct comm_req bc = {0};
     comm_ibcast(&bc, s, sizeof *s);
-    comm_bcast_wait(&bc);
-    comm_bcast_free(&bc);
+    comm_wait(&bc);
+    comm_req_free(&bc);
     mem_free(s);
 }
 
@@ -246,7 +246,7 @@ struct mpi_state {
     size_t tcap;
     unsigned char *wbuf;     /* weight broadcast buffer */
     size_t wcap;
-    struct comm_bcast bc;
+    struct comm_req bc;
     struct proto_buf wmsg;
     uint64_t granted_total;
     uint32_t max_batch;
@@ -255,9 +255,9 @@ struct mpi_state {
 
 static void publish(struct learner *L, struct mpi_state *M) {
     if (L->tc->lockstep) {
-        comm_bcast_wait(&M->bc); /* lock-step: every update's weights reach the actor */
+        comm_wait(&M->bc); /* lock-step: every update's weights reach the actor */
     }
-    if (!comm_bcast_test(&M->bc)) {
+    if (!comm_test(&M->bc)) {
         return; /* the previous broadcast is still moving; the next check sends the newest */
     }
     struct agent *ag = L->ag;
@@ -413,7 +413,7 @@ static void drain(struct learner *L, struct mpi_state *M) {
     while (k++ < 1000 && comm_poll(-1, -1, &from, &tag, &n)) {
         ingest_one(L, M, from, tag, n);
     }
-    comm_bcast_test(&M->bc);
+    comm_test(&M->bc);
 }
 
 static void grant(struct learner *L, struct mpi_state *M) {
@@ -556,7 +556,7 @@ static int run_mpi(struct learner *L, char *err, size_t errsz) {
         return -1;
     }
     comm_ibcast(&M.bc, s, sizeof *s);
-    comm_bcast_wait(&M.bc);
+    comm_wait(&M.bc);
     mem_free(s);
     M.p = mem_alloc(sizeof(struct peer) * (size_t)M.n);
     M.max_batch = (uint32_t)FLOQ_MAX(tc->num_envs, FLOQ_MIN(256, 8 * tc->num_envs));
@@ -630,10 +630,10 @@ static int run_mpi(struct learner *L, char *err, size_t errsz) {
         sleep_us(200);
     }
     *L->step = L->step0 + (long)L->received;
-    comm_bcast_wait(&M.bc);
+    comm_wait(&M.bc);
     memset(M.wbuf, 0, 8);
     comm_ibcast(&M.bc, M.wbuf, M.wcap);
-    comm_bcast_wait(&M.bc);
+    comm_wait(&M.bc);
     uint64_t et = env_total(&M);
     log_info("online: %llu transitions received (%llu env steps), %llu updates, %llu bad "
              "messages dropped",
@@ -645,7 +645,7 @@ static int run_mpi(struct learner *L, char *err, size_t errsz) {
                      (unsigned long long)L->ps.bad[k]);
         }
     }
-    comm_bcast_free(&M.bc);
+    comm_req_free(&M.bc);
     proto_buf_free(&M.wmsg);
     mem_free(M.p), mem_free(M.tbuf), mem_free(M.sbuf), mem_free(M.wbuf);
     return L->bad_update ? -1 : 0;
