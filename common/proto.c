@@ -24,7 +24,7 @@ const char *proto_status_name(enum proto_status st) {
 
 const char *proto_kind_name(uint32_t kind) {
     static const char *const names[] = {"?",       "HELLO", "TRANSITIONS", "WEIGHTS",
-                                        "CONTROL", "ERROR", "BYE"};
+                                        "CONTROL", "ERROR", "BYE",         "SETUP"};
     return kind < FLOQ_ARRAY_LEN(names) ? names[kind] : "?";
 }
 
@@ -374,4 +374,76 @@ int proto_encode_bye(struct proto_buf *out, const struct proto_bye *b, char *err
     msgpack_pack_uint64(&pk, b->episodes);
     enc_end(out, &pk);
     return 0;
+}
+
+int proto_encode_setup(struct proto_buf *out, const struct proto_setup *s, char *err,
+                       size_t errsz) {
+    size_t nl = strnlen(s->env_name, PROTO_MAX_NAME);
+    if (nl == 0 || nl >= PROTO_MAX_NAME) {
+        seterr(err, errsz, "proto: env name must be 1..%d bytes", PROTO_MAX_NAME - 1);
+        return -1;
+    }
+    const struct policy_cfg *p = &s->policy;
+    if (p->n_hidden < 1 || p->n_hidden > MLP_MAX_HIDDEN) {
+        seterr(err, errsz, "proto: SETUP policy of %d hidden layers, allowed 1..%d", p->n_hidden,
+               MLP_MAX_HIDDEN);
+        return -1;
+    }
+    uint32_t hidden[MLP_MAX_HIDDEN];
+    for (int i = 0; i < p->n_hidden; i++) {
+        hidden[i] = (uint32_t)p->hidden[i];
+    }
+    msgpack_packer pk;
+    enc_begin(out, &pk, PROTO_KIND_SETUP, PROTO_FIELDS_SETUP, PROTO_SMALL_BYTES);
+    msgpack_pack_str_with_body(&pk, s->env_name, nl);
+    msgpack_pack_uint32(&pk, s->num_envs);
+    msgpack_pack_uint64(&pk, s->seed);
+    msgpack_pack_uint32(&pk, s->max_batch);
+    msgpack_pack_uint32(&pk, s->n_params);
+    msgpack_pack_uint32(&pk, (uint32_t)p->obs_dim);
+    msgpack_pack_uint32(&pk, (uint32_t)p->act_dim);
+    enc_bin(out, &pk, hidden, 4 * (size_t)p->n_hidden);
+    msgpack_pack_uint32(&pk, (uint32_t)p->layer_norm);
+    msgpack_pack_uint32(&pk, (uint32_t)p->gelu_exact);
+    enc_end(out, &pk);
+    return 0;
+}
+
+/* ---- broadcast frames ---------------------------------------------------------------------- */
+
+size_t proto_frame_bytes(size_t max_msg) {
+    return PROTO_FRAME_HEADER + max_msg;
+}
+
+static void frame_set_len(unsigned char *frame, uint64_t len) {
+    for (int i = 0; i < PROTO_FRAME_HEADER; i++) {
+        frame[i] = (unsigned char)(len >> (8 * i));
+    }
+}
+
+void proto_frame_put(unsigned char *frame, size_t frame_bytes, const struct proto_buf *msg) {
+    FLOQ_ASSERT(msg->size >= 1 && msg->size <= frame_bytes - PROTO_FRAME_HEADER);
+    frame_set_len(frame, msg->size);
+    memcpy(frame + PROTO_FRAME_HEADER, msg->data, msg->size);
+}
+
+void proto_frame_close(unsigned char *frame) {
+    frame_set_len(frame, 0);
+}
+
+int proto_frame_get(const unsigned char *frame, size_t frame_bytes, const unsigned char **msg,
+                    size_t *len) {
+    uint64_t n = 0;
+    for (int i = PROTO_FRAME_HEADER - 1; i >= 0; i--) {
+        n = n << 8 | frame[i];
+    }
+    if (n == 0) {
+        return 0;
+    }
+    if (n > frame_bytes - PROTO_FRAME_HEADER) {
+        return -1;
+    }
+    *msg = frame + PROTO_FRAME_HEADER;
+    *len = (size_t)n;
+    return 1;
 }

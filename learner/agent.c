@@ -166,15 +166,24 @@ static void register_nets(struct agent *a) {
         memcpy(dc.hidden, c->value_hidden, sizeof dc.hidden);
         mlp_register(&a->distill, &dc, &a->pb, "critic");
     }
-    struct mlp_cfg bcc = {.in = O + A + 1, .out = A, .nhidden = c->n_actor_hidden,
-                          .ln = c->actor_layer_norm, .act = act, .E = 1};
-    memcpy(bcc.hidden, c->actor_hidden, sizeof bcc.hidden);
+    /* the BC flow actor has the policy's shape with the flow time as one more input */
+    struct policy_cfg pc = agent_policy(c);
+    struct mlp_cfg bcc = policy_mlp_cfg(&pc);
+    bcc.in += 1;
     mlp_register(&a->bc, &bcc, &a->pb, "actor_bc_flow");
-    struct mlp_cfg osc = bcc;
-    osc.in = O + A;
     a->policy_begin = param_mark(&a->pb);
-    mlp_register(&a->onestep, &osc, &a->pb, "actor_onestep_flow");
+    policy_register(&a->onestep, &pc, &a->pb);
     a->policy_end = param_mark(&a->pb);
+}
+
+struct policy_cfg agent_policy(const struct agent_cfg *c) {
+    struct policy_cfg p = {.obs_dim = c->obs_dim,
+                           .act_dim = c->act_dim,
+                           .n_hidden = c->n_actor_hidden,
+                           .layer_norm = c->actor_layer_norm,
+                           .gelu_exact = c->gelu_exact};
+    memcpy(p.hidden, c->actor_hidden, sizeof p.hidden);
+    return p;
 }
 
 size_t agent_param_count(const struct agent_cfg *c) {

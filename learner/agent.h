@@ -26,6 +26,7 @@
 #include "common/hlgauss.h"
 #include "common/nn.h"
 #include "common/param.h"
+#include "common/policy.h"
 #include "common/rng.h"
 
 enum agent_kind { AGENT_FLOQ = 0, AGENT_FQL = 1 };
@@ -123,6 +124,8 @@ int agent_cfg_check(const struct agent_cfg *c, char *err, size_t errsz);
 int agent_init(struct agent *a, const struct agent_cfg *c, uint64_t seed, char *err,
                size_t errsz);
 void agent_free(struct agent *a);
+/* the one-step actor's description: what actors build and WEIGHTS fills */
+struct policy_cfg agent_policy(const struct agent_cfg *c);
 /* floats in the trainable block of an agent with this config (0 if the config is invalid) */
 size_t agent_param_count(const struct agent_cfg *c);
 
