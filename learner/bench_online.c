@@ -12,7 +12,6 @@
 #include "common/mem.h"
 #include "common/proto.h"
 #include "common/util.h"
-#include "learner/online.h"
 
 static void null_transition(void *ctx, const float *obs, const float *act, float rew,
                             int terminal, int mask, const float *next_obs, uint32_t wver) {
@@ -55,15 +54,13 @@ void bench_actor(double seconds) {
         mem_free(act);
         vecenv_free(&v);
         /* the actor: the same envs driven by the one-step policy */
-        struct actor_cfg ac;
-        memset(&ac, 0, sizeof ac);
+        struct actor_cfg ac = {.num_envs = E,
+                               .seed = 1,
+                               .policy = {.obs_dim = info.obs_dim,
+                                          .act_dim = info.act_dim,
+                                          .n_hidden = 2,
+                                          .hidden = {256, 256}}};
         snprintf(ac.env_name, sizeof ac.env_name, "%s", envs[k]);
-        ac.num_envs = E;
-        ac.seed = 1;
-        agent_cfg_default(&ac.ac, AGENT_FLOQ);
-        ac.ac.obs_dim = info.obs_dim, ac.ac.act_dim = info.act_dim;
-        ac.ac.n_actor_hidden = 2;
-        ac.ac.actor_hidden[0] = ac.ac.actor_hidden[1] = 256;
         struct actor a;
         if (actor_init(&a, &ac, err, sizeof err)) {
             fprintf(stderr, "bench: %s\n", err);
@@ -100,7 +97,7 @@ void bench_bcast(double seconds) {
                         .act = KERN_GELU_TANH, .E = 1};
     mlp_register(&net, &c, &pb, "actor_onestep_flow");
     param_alloc(&pb, 0);
-    size_t np = pb.n, cap = online_weights_bcast_bytes(np);
+    size_t np = pb.n, cap = proto_frame_bytes(proto_weights_bytes(np));
     unsigned char *buf = mem_alloc(cap);
     struct proto_buf msg;
     proto_buf_init(&msg, proto_weights_bytes(np));
@@ -133,9 +130,7 @@ void bench_bcast(double seconds) {
             if (root && pass == 0) {
                 char err[128];
                 proto_encode_weights(&msg, (uint32_t)count, pb.w, np, err, sizeof err);
-                uint64_t len = msg.size;
-                memcpy(buf, &len, 8);
-                memcpy(buf + 8, msg.data, msg.size);
+                proto_frame_put(buf, cap, &msg);
             }
             comm_ibcast(&bc, buf, cap);
             comm_wait(&bc);

@@ -5,45 +5,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/cfg.h"
+#include "actor/actor.h"
 #include "common/comm.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/proto.h"
 #include "common/util.h"
 
-size_t online_weights_bcast_bytes(uint64_t n_params) {
-    return 8 + proto_weights_bytes((size_t)n_params);
-}
-
-int online_actor_cfg(const struct online_setup *s, int rank, struct actor_cfg *ac, char *err,
-                     size_t errsz) {
-    struct train_cfg tc;
-    if (train_cfg_from_json(&tc, s->config_json, err, errsz)) {
-        return -1;
+/* the SETUP frame every actor rank waits for: what to run, or (s NULL, a closed frame) that no
+ * online phase follows; -1 when s cannot be encoded */
+static int broadcast_setup(const struct proto_setup *s, char *err, size_t errsz) {
+    size_t fb = proto_frame_bytes(PROTO_SMALL_BYTES);
+    unsigned char *frame = mem_alloc(fb);
+    struct proto_buf msg;
+    proto_buf_init(&msg, PROTO_SMALL_BYTES);
+    int rc = 0;
+    if (!s) {
+        proto_frame_close(frame);
+    } else if ((rc = proto_encode_setup(&msg, s, err, errsz)) == 0) {
+        proto_frame_put(frame, fb, &msg);
     }
-    memset(ac, 0, sizeof *ac);
-    snprintf(ac->env_name, sizeof ac->env_name, "%s", tc.env_name);
-    ac->num_envs = tc.num_envs;
-    ac->seed = tc.seed * 1000003ULL + (uint64_t)rank;
-    ac->rank = rank;
-    ac->ac = tc.ac;
-    ac->ac.obs_dim = s->obs_dim;
-    ac->ac.act_dim = s->act_dim;
-    return 0;
+    if (rc == 0) {
+        struct comm_req req = {0};
+        comm_ibcast(&req, frame, fb);
+        comm_wait(&req);
+        comm_req_free(&req);
+    }
+    proto_buf_free(&msg);
+    mem_free(frame);
+    return rc;
 }
 
 void online_release_actors(void) {
-    if (!comm_initialized() || comm_size() < 2) {
-        return;
+    if (comm_initialized() && comm_size() > 1) {
+        broadcast_setup(NULL, NULL, 0);
     }
-    struct online_setup *s = mem_alloc(sizeof *s);
-    s->magic = ONLINE_SETUP_MAGIC;
-    s->n_params = 0;
-    struct comm_req bc = {0};
-    comm_ibcast(&bc, s, sizeof *s);
-    comm_wait(&bc);
-    comm_req_free(&bc);
-    mem_free(s);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -175,13 +171,11 @@ static void inline_episode(void *ctx, double ret, int len, int success) {
 static int run_inline(struct learner *L, char *err, size_t errsz) {
     struct train_cfg *tc = L->tc;
     struct agent *ag = L->ag;
-    struct actor_cfg ac;
-    memset(&ac, 0, sizeof ac);
+    struct actor_cfg ac = {.num_envs = tc->num_envs,
+                           .seed = actor_seed(tc->seed, 0),
+                           .rank = 0,
+                           .policy = agent_policy(&ag->c)};
     snprintf(ac.env_name, sizeof ac.env_name, "%s", tc->env_name);
-    ac.num_envs = tc->num_envs;
-    ac.seed = tc->seed * 1000003ULL;
-    ac.rank = 0;
-    ac.ac = ag->c;
     struct actor a;
     if (actor_init(&a, &ac, err, errsz)) {
         return -1;
@@ -244,8 +238,8 @@ struct mpi_state {
     struct peer *p;          /* (n) */
     unsigned char *tbuf, *sbuf;
     size_t tcap;
-    unsigned char *wbuf;     /* weight broadcast buffer */
-    size_t wcap;
+    unsigned char *wframe;   /* weight broadcast frame */
+    size_t wframe_bytes;
     struct comm_req bc;
     struct proto_buf wmsg;
     uint64_t granted_total;
@@ -268,10 +262,8 @@ static void publish(struct learner *L, struct mpi_state *M) {
         log_error("online: %s", err);
         comm_abort(1);
     }
-    uint64_t len = M->wmsg.size;
-    memcpy(M->wbuf, &len, 8);
-    memcpy(M->wbuf + 8, M->wmsg.data, M->wmsg.size);
-    comm_ibcast(&M->bc, M->wbuf, M->wcap);
+    proto_frame_put(M->wframe, M->wframe_bytes, &M->wmsg);
+    comm_ibcast(&M->bc, M->wframe, M->wframe_bytes);
     L->published = v;
 }
 
@@ -543,28 +535,28 @@ static int run_mpi(struct learner *L, char *err, size_t errsz) {
     M.n = comm_size();
     int O = ag->c.obs_dim, A = ag->c.act_dim;
     uint64_t np = ag->policy_end - ag->policy_begin;
-    /* setup broadcast */
-    struct online_setup *s = mem_alloc(sizeof *s);
-    s->magic = ONLINE_SETUP_MAGIC;
-    s->n_params = np;
-    s->obs_dim = O, s->act_dim = A;
-    s->max_batch = (uint32_t)FLOQ_MAX(tc->num_envs, FLOQ_MIN(256, 8 * tc->num_envs));
-    M.max_batch = s->max_batch;
-    if (train_cfg_to_json(tc, s->config_json, sizeof s->config_json)) {
-        snprintf(err, errsz, "online: the config does not fit the setup message");
-        mem_free(s);
+    /* what every actor rank runs */
+    M.max_batch = (uint32_t)FLOQ_MAX(tc->num_envs, FLOQ_MIN(256, 8 * tc->num_envs));
+    struct proto_setup setup = {.num_envs = (uint32_t)tc->num_envs,
+                                .seed = tc->seed,
+                                .max_batch = M.max_batch,
+                                .n_params = (uint32_t)np,
+                                .policy = agent_policy(&ag->c)};
+    size_t nl = strlen(tc->env_name);
+    if (nl < sizeof setup.env_name) {
+        memcpy(setup.env_name, tc->env_name, nl + 1);
+    }
+    if (nl >= sizeof setup.env_name || broadcast_setup(&setup, err, errsz)) {
+        snprintf(err, errsz, "online: env name %.80s does not fit the SETUP message (%d bytes)",
+                 tc->env_name, PROTO_MAX_NAME - 1);
         return -1;
     }
-    comm_ibcast(&M.bc, s, sizeof *s);
-    comm_wait(&M.bc);
-    mem_free(s);
     M.p = mem_alloc(sizeof(struct peer) * (size_t)M.n);
-    M.max_batch = (uint32_t)FLOQ_MAX(tc->num_envs, FLOQ_MIN(256, 8 * tc->num_envs));
     M.tcap = proto_transitions_max_bytes((uint32_t)O, (uint32_t)A, M.max_batch);
     M.tbuf = mem_alloc(M.tcap);
     M.sbuf = mem_alloc(PROTO_SMALL_BYTES);
-    M.wcap = online_weights_bcast_bytes(np);
-    M.wbuf = mem_alloc(M.wcap);
+    M.wframe_bytes = proto_frame_bytes(proto_weights_bytes(np));
+    M.wframe = mem_alloc(M.wframe_bytes);
     proto_buf_init(&M.wmsg, proto_weights_bytes(np));
     publish(L, &M);
     log_info("online: %d actor rank(s) x %d env(s) of %s, utd %g, weights every %ld update(s)",
@@ -631,8 +623,8 @@ static int run_mpi(struct learner *L, char *err, size_t errsz) {
     }
     *L->step = L->step0 + (long)L->received;
     comm_wait(&M.bc);
-    memset(M.wbuf, 0, 8);
-    comm_ibcast(&M.bc, M.wbuf, M.wcap);
+    proto_frame_close(M.wframe);
+    comm_ibcast(&M.bc, M.wframe, M.wframe_bytes);
     comm_wait(&M.bc);
     uint64_t et = env_total(&M);
     log_info("online: %llu transitions received (%llu env steps), %llu updates, %llu bad "
@@ -647,7 +639,7 @@ static int run_mpi(struct learner *L, char *err, size_t errsz) {
     }
     comm_req_free(&M.bc);
     proto_buf_free(&M.wmsg);
-    mem_free(M.p), mem_free(M.tbuf), mem_free(M.sbuf), mem_free(M.wbuf);
+    MEM_FREE_ALL(M.p, M.tbuf, M.sbuf, M.wframe);
     return L->bad_update ? -1 : 0;
 }
 

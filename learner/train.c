@@ -18,7 +18,8 @@
 #include "common/util.h"
 #include "envs/env.h"
 #include "envs/maze.h"
-#include "actor/actor.h"
+#include "actor/actor_rank.h"
+#include "actor/fault.h"
 #include "learner/dataset.h"
 #include "learner/online.h"
 #include "learner/replay.h"
@@ -180,8 +181,6 @@ static int train_opts(struct train_cfg *tc, struct cfg_opt *o) {
     ADD(CFG_LONG("sync_interval", &tc->sync_interval, 1, 1e9, "updates between policy broadcasts to the actors"));
     ADD(CFG_INT("actor.num_envs", &tc->num_envs, 1, 4096, "environments per actor rank"));
     ADD(CFG_BOOL("lockstep", &tc->lockstep, "exact reference parity: each transition waits for the weights of the previous update (policy lag 0)"));
-    ADD(CFG_INT("test_bad_actor", &tc->test_bad_actor, 0, 1000, "tests only: actor rank 1 first sends this many rounds of malformed messages"));
-    ADD(CFG_CHOICE("test_fault", &tc->test_fault, "none|drop_batch|bad_hello", "tests only: a fault of actor rank 1"));
     ADD(CFG_LONG("start_online_after", &tc->start_online_after, 0, 1e12, "online transitions to collect before online updates start"));
     /* agent keys (spec §11) */
     ADD(CFG_FLOAT("agent.lr", &c->lr, 1e-12, 10, "Adam learning rate"));
@@ -221,6 +220,9 @@ static int train_opts(struct train_cfg *tc, struct cfg_opt *o) {
     ADD(CFG_STR("agent.agent_name", g_agent_name, sizeof g_agent_name, "accepted; --agent selects the agent"));
     ADD(CFG_STR("agent.encoder", g_encoder, sizeof g_encoder, "accepted; only state-based (no encoder)"));
 #undef ADD
+#ifdef FLOQ_FAULT_INJECTION
+    n += fault_opts(o + n); /* the test build's --test_bad_actor, --test_fault */
+#endif
     FLOQ_ASSERT(n <= NOPT);
     return n;
 }
@@ -300,31 +302,6 @@ static int write_config_json(const struct train_cfg *tc, char **out) {
     cfg_write_json(f, o, n);
     fclose(f);
     *out = buf;
-    return 0;
-}
-
-int train_cfg_to_json(const struct train_cfg *tc, char *out, size_t n) {
-    char *json;
-    if (write_config_json(tc, &json)) {
-        return -1;
-    }
-    size_t len = strlen(json);
-    int rc = len + 1 <= n ? 0 : -1;
-    if (rc == 0) {
-        memcpy(out, json, len + 1);
-    }
-    free(json);
-    return rc;
-}
-
-int train_cfg_from_json(struct train_cfg *tc, const char *json, char *err, size_t errsz) {
-    train_defaults(tc, strstr(json, "\"agent\": \"fql\"") ? AGENT_FQL : AGENT_FLOQ);
-    struct cfg_opt o[NOPT];
-    int n = train_opts(tc, o);
-    if (cfg_read_json(o, n, json, 1, err, errsz)) {
-        return -1;
-    }
-    tc->ac.kind = strcmp(tc->agent, "fql") == 0 ? AGENT_FQL : AGENT_FLOQ;
     return 0;
 }
 
@@ -1362,16 +1339,14 @@ int train_main(int argc, char **argv) {
             comm_abort(rc);
         }
     } else {
-        /* actors take their configuration from the learner's setup broadcast; the flags are
-         * parsed only for the test hook */
+        /* actors take what they run from the learner's SETUP message; the test build parses
+         * the flags for its faults */
+#ifdef FLOQ_FAULT_INJECTION
         struct train_cfg tc;
         char err[512];
-        int bad = 0, fault = 0;
-        if (parse_train(&tc, argc, argv, err, sizeof err) == 0 && comm_rank() == 1) {
-            bad = tc.test_bad_actor;
-            fault = tc.test_fault;
-        }
-        rc = actor_main_mpi(bad, fault);
+        parse_train(&tc, argc, argv, err, sizeof err);
+#endif
+        rc = actor_rank_main();
     }
     comm_finalize();
     return rc;

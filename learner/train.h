@@ -33,16 +33,11 @@ struct train_cfg {
     long sync_interval;
     int num_envs;
     long start_online_after; /* minimum fill of online transitions before updates */
-    int test_bad_actor;      /* tests only */
-    int test_fault;          /* tests only: enum actor_fault of actor rank 1 */
     int lockstep;            /* policy lag 0: one update per transition, weights every update */
     struct agent_cfg ac;
 };
 
 int train_main(int argc, char **argv);
-/* the resolved config as the flat JSON of config.json, and back */
-int train_cfg_to_json(const struct train_cfg *tc, char *out, size_t n);
-int train_cfg_from_json(struct train_cfg *tc, const char *json, char *err, size_t errsz);
 int q_main(int argc, char **argv);
 int eval_main(int argc, char **argv);
 
