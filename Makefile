@@ -35,7 +35,7 @@ BUILD    ?= build
 LIB_SRCS := $(sort $(wildcard common/*.c learner/*.c actor/*.c envs/*.c))
 LIB_SRCS := $(filter-out learner/main.c actor/fault.c,$(LIB_SRCS))
 # compiled a second time with -DFLOQ_FAULT_INJECTION for build/floq-faults (actor/fault.h)
-FAULT_SRCS := actor/fault.c actor/actor_rank.c learner/train.c
+FAULT_SRCS := actor/fault.c actor/actor_rank.c learner/train_cfg.c learner/main.c
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TOOL_SRCS := $(sort $(wildcard tests/tool_*.c))
 
@@ -51,7 +51,7 @@ $(BUILD)/floq: $(MAIN_OBJ) $(BUILD)/libfloq.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # the test build: the same program, with actor rank 1 able to misbehave on purpose
-$(BUILD)/floq-faults: $(FAULT_OBJS) $(MAIN_OBJ) $(filter-out $(FAULT_SRCS:%.c=$(BUILD)/obj/%.o),$(LIB_OBJS))
+$(BUILD)/floq-faults: $(FAULT_OBJS) $(filter-out $(FAULT_SRCS:%.c=$(BUILD)/obj/%.o),$(LIB_OBJS))
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/libfloq.a: $(LIB_OBJS)

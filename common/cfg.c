@@ -210,9 +210,10 @@ int cfg_parse(struct cfg_opt *opts, int n, int argc, char **argv, char *err, siz
         int last = i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0;
         if (eq) {
             val = eq + 1;
-        } else if ((o->type == CFG_T_BOOL || o->type == CFG_T_OFF) &&
-                   (last || parse_bool(argv[i + 1], &(int){0}) != 0)) {
+        } else if (o->type == CFG_T_BOOL && (last || parse_bool(argv[i + 1], &(int){0}) != 0)) {
             val = "true";
+        } else if (o->type == CFG_T_OFF && last) {
+            val = "true"; /* a bare switch turns it on */
         } else if (o->type == CFG_T_IGNORED && last) {
             val = "";
         } else if (i + 1 < argc) {

@@ -35,6 +35,16 @@ static void *progress_main(void *arg) {
     return NULL;
 }
 
+int comm_launched(void) {
+    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"};
+    for (size_t i = 0; i < FLOQ_ARRAY_LEN(vars); i++) {
+        if (getenv(vars[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int comm_init(int *argc, char ***argv) {
     if (g_inited) {
         return 0;

@@ -14,6 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* 1 when a launcher (mpirun, srun) started this process, so it is one rank of a job; without
+ * one, floq runs as a single process and never starts MPI */
+int comm_launched(void);
 /* initialises MPI (once); returns 0, or -1 when MPI cannot start */
 int comm_init(int *argc, char ***argv);
 int comm_initialized(void);

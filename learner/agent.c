@@ -186,18 +186,16 @@ struct policy_cfg agent_policy(const struct agent_cfg *c) {
     return p;
 }
 
-size_t agent_param_count(const struct agent_cfg *c) {
-    char err[256];
-    if (agent_cfg_check(c, err, sizeof err)) {
-        return 0;
+int agent_layout(const struct agent_cfg *c, struct param_block *pb, char *err, size_t errsz) {
+    if (agent_cfg_check(c, err, errsz)) {
+        return -1;
     }
     struct agent *a = mem_alloc(sizeof *a);
     a->c = *c;
     register_nets(a);
-    size_t n = param_mark(&a->pb);
-    param_free(&a->pb);
+    *pb = a->pb; /* the views move to the caller */
     mem_free(a);
-    return n;
+    return 0;
 }
 
 int agent_init(struct agent *a, const struct agent_cfg *c, uint64_t seed, char *err,

@@ -126,8 +126,9 @@ int agent_init(struct agent *a, const struct agent_cfg *c, uint64_t seed, char *
 void agent_free(struct agent *a);
 /* the one-step actor's description: what actors build and WEIGHTS fills */
 struct policy_cfg agent_policy(const struct agent_cfg *c);
-/* floats in the trainable block of an agent with this config (0 if the config is invalid) */
-size_t agent_param_count(const struct agent_cfg *c);
+/* the views of the trainable block of an agent with this config, registered into pb (nothing
+ * allocated but the view table; param_free(pb) after); 0, or -1 when the config is invalid */
+int agent_layout(const struct agent_cfg *c, struct param_block *pb, char *err, size_t errsz);
 
 void agent_draws_alloc(struct agent_draws *d, const struct agent_cfg *c);
 void agent_draws_sample(struct agent_draws *d, const struct agent_cfg *c, struct rng *r);

@@ -10,7 +10,7 @@
 
 #include "learner/agent.h"
 #include "learner/replay.h"
-#include "learner/train.h"
+#include "learner/train_cfg.h"
 
 /* statistics of one logging interval */
 struct online_stats {

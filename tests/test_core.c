@@ -305,6 +305,10 @@ static void test_cfg_compat(void) {
     CHECK(cfg_parse(o, 3, 7, ok, err, sizeof err) == 0 && k == 5,
           "compatibility flags accepted (with a value, off, bare): %s", err);
     char *on1[] = {"--agent.use_resnets"}, *on2[] = {"--agent.use_resnets=1"};
+    char *on3[] = {"--agent.use_resnets", "0.5", "--steps=1"};
+    CHECK(cfg_parse(o, 3, 3, on3, err, sizeof err) == -1 &&
+              strstr(err, "--agent.use_resnets=0.5:"),
+          "an off-only switch takes the next word as its value: %s", err);
     CHECK(cfg_parse(o, 3, 1, on1, err, sizeof err) == -1 &&
               !strcmp(err, "--agent.use_resnets=true: the ResNet flow critic is not implemented; "
                            "drop the flag"),
