@@ -82,14 +82,16 @@ int actor_step(struct actor *a, const struct actor_sink *sink) {
             continue;
         }
         int terminal = v->term[i] || v->trunc[i];
-        sink->transition(sink->ctx, a->obs0 + (size_t)i * O, a->act + (size_t)i * A, v->rew[i],
-                         terminal, !v->term[i], v->next_obs + (size_t)i * O, a->wver);
+        if (sink->transition) {
+            sink->transition(sink->ctx, a->obs0 + (size_t)i * O, a->act + (size_t)i * A, v->rew[i],
+                             terminal, !v->term[i], v->next_obs + (size_t)i * O, a->wver);
+        }
         n++;
     }
     for (int k = 0; k < v->n_done; k++) {
         a->episodes++;
         if (sink->episode) {
-            sink->episode(sink->ctx, v->done[k].ret, v->done[k].len, v->done[k].success);
+            sink->episode(sink->ctx, &v->done[k]);
         }
     }
     a->steps += (uint64_t)E;

@@ -42,11 +42,12 @@ struct actor {
     uint64_t steps, episodes, unstable;
 };
 
-/* what an actor produces; called once per transition and once per finished episode */
+/* what an actor produces: called once per transition and once per finished episode (either
+ * may be NULL) */
 struct actor_sink {
     void (*transition)(void *ctx, const float *obs, const float *act, float rew, int terminal,
                        int mask, const float *next_obs, uint32_t wver);
-    void (*episode)(void *ctx, double ret, int len, int success);
+    void (*episode)(void *ctx, const struct env_episode *ep);
     void *ctx;
 };
 

@@ -49,9 +49,9 @@ static void to_batch(void *ctx, const float *obs, const float *act, float rew, i
     FLOQ_ASSERT(rc == 0);
 }
 
-static void ep_to_batch(void *ctx, double ret, int len, int success) {
+static void ep_to_batch(void *ctx, const struct env_episode *ep) {
     struct proto_batch *b = ctx;
-    if (proto_batch_push_episode(b, (float)ret, (uint32_t)len, success) != 0) {
+    if (proto_batch_push_episode(b, (float)ep->ret, (uint32_t)ep->len, ep->success) != 0) {
         log_warn("actor: episode record dropped (batch episode list full)");
     }
 }

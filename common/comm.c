@@ -21,12 +21,12 @@ static int g_rank, g_size = 1, g_inited;
 static pthread_t g_thread;
 static atomic_int g_run, g_pending;
 
-static void *progress_main(void *arg) {
-    (void)arg;
+static void *progress_main(void *comm) {
+    MPI_Comm *prog = comm;
     while (atomic_load(&g_run)) {
         if (atomic_load(&g_pending) > 0) {
             int flag;
-            MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, g_prog, &flag, MPI_STATUS_IGNORE);
+            MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, *prog, &flag, MPI_STATUS_IGNORE);
             sleep_us(100);
         } else {
             sleep_us(1000);
@@ -64,7 +64,7 @@ int comm_init(int *argc, char ***argv) {
     log_set_rank(g_rank);
     if (prov == MPI_THREAD_MULTIPLE && g_size > 1 && !getenv("FLOQ_NO_PROGRESS_THREAD")) {
         atomic_store(&g_run, 1);
-        if (pthread_create(&g_thread, NULL, progress_main, NULL) != 0) {
+        if (pthread_create(&g_thread, NULL, progress_main, &g_prog) != 0) {
             atomic_store(&g_run, 0);
         }
     }

@@ -352,8 +352,10 @@ int proto_encode_control(struct proto_buf *out, const struct proto_control *c, c
 
 int proto_encode_error(struct proto_buf *out, uint32_t code, const char *text, char *err,
                        size_t errsz) {
-    (void)err;
-    (void)errsz;
+    if (code == PROTO_OK) {
+        seterr(err, errsz, "proto: an ERROR needs a failure code, not %u (ok)", code);
+        return -1;
+    }
     size_t tl = text ? strnlen(text, PROTO_MAX_TEXT - 1) : 0;
     msgpack_packer pk;
     enc_begin(out, &pk, PROTO_KIND_ERROR, PROTO_FIELDS_ERROR, PROTO_SMALL_BYTES);
@@ -364,8 +366,10 @@ int proto_encode_error(struct proto_buf *out, uint32_t code, const char *text, c
 }
 
 int proto_encode_bye(struct proto_buf *out, const struct proto_bye *b, char *err, size_t errsz) {
-    (void)err;
-    (void)errsz;
+    if (b->rank < 1 || b->rank > INT32_MAX) {
+        seterr(err, errsz, "proto: BYE rank %u outside 1..%d", b->rank, INT32_MAX);
+        return -1;
+    }
     msgpack_packer pk;
     enc_begin(out, &pk, PROTO_KIND_BYE, PROTO_FIELDS_BYE, PROTO_SMALL_BYTES);
     msgpack_pack_uint32(&pk, b->rank);

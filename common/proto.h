@@ -201,9 +201,10 @@ int proto_encode_weights(struct proto_buf *out, uint32_t wver, const float *para
                          char *err, size_t errsz);
 int proto_encode_control(struct proto_buf *out, const struct proto_control *c, char *err,
                          size_t errsz);
-/* text is truncated to PROTO_MAX_TEXT - 1 bytes */
+/* code must not be PROTO_OK; text is truncated to PROTO_MAX_TEXT - 1 bytes */
 int proto_encode_error(struct proto_buf *out, uint32_t code, const char *text, char *err,
                        size_t errsz);
+/* the rank must be an actor's, 1..2^31-1 */
 int proto_encode_bye(struct proto_buf *out, const struct proto_bye *b, char *err, size_t errsz);
 /* fails on an env name of 0 or >= PROTO_MAX_NAME bytes or a policy depth outside 1..8 */
 int proto_encode_setup(struct proto_buf *out, const struct proto_setup *s, char *err,

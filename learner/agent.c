@@ -296,7 +296,7 @@ void agent_draws_alloc(struct agent_draws *d, const struct agent_cfg *c) {
 }
 
 void agent_draws_sample(struct agent_draws *d, const struct agent_cfg *c, struct rng *r) {
-    (void)c;
+    FLOQ_ASSERT(d->B == c->batch_size && d->A == c->act_dim); /* allocated for this config */
     size_t BR = (size_t)d->B * d->R, B = (size_t)d->B, A = (size_t)d->A;
     rng_fill_normal(r, d->next_action_noise, BR * A);
     rng_fill_uniform(r, d->next_noise_ratios, BR);

@@ -958,6 +958,21 @@ static void test_setup_and_frames(void) {
     proto_buf_free(&out);
 }
 
+/* encoders refuse what their decoders would: an ERROR saying ok, a BYE from rank 0 */
+static void test_encoder_refusals(void) {
+    struct proto_buf out;
+    proto_buf_init(&out, 0);
+    CHECK(proto_encode_error(&out, PROTO_OK, "fine", err, sizeof err) == -1 &&
+              strstr(err, "failure code"),
+          "ERROR with code ok refused: %s", err);
+    struct proto_bye y = {0, 1, 1, 1};
+    CHECK(proto_encode_bye(&out, &y, err, sizeof err) == -1 && strstr(err, "rank"),
+          "BYE from rank 0 refused: %s", err);
+    y.rank = 1;
+    CHECK(proto_encode_bye(&out, &y, err, sizeof err) == 0, "BYE from rank 1: %s", err);
+    proto_buf_free(&out);
+}
+
 int main(void) {
     test_checksum();
     test_roundtrip_transitions();
@@ -968,5 +983,6 @@ int main(void) {
     test_zero_alloc();
     test_batch_and_stats();
     test_setup_and_frames();
+    test_encoder_refusals();
     return check_report("test_proto");
 }
