@@ -327,10 +327,4 @@ struct proto_stats {
  * err, at most one line per log_interval (later ones report how many were suppressed) */
 void proto_stats_count(struct proto_stats *s, enum proto_status st, int rank, const char *err);
 
-/* ---- benchmark ----------------------------------------------------------------------------- */
-
-/* `floq bench` section "proto": ingest (decode + validate + copy into replay-like rows) and
- * encode rates, Ant-like O=29 A=8, 256 transitions per message, with a memcpy reference */
-void bench_proto(void);
-
 #endif

@@ -222,3 +222,7 @@ void vecenv_free(struct vecenv *v) {
                  v->done);
     memset(v, 0, sizeof *v);
 }
+
+const mjModel *vecenv_model(const struct vecenv *v) {
+    return env_shared_of(v)->m;
+}

@@ -1,18 +1,15 @@
-/* floq — one program, subcommands: train, q, eval, collect, bench.
- *   mpirun -np N build/floq train ...   rank 0 = learner, ranks 1..N-1 = actors */
+/* main.c — floq's entry: the subcommand table (train, q, eval, landscape, collect, bench) and,
+ * for `floq train` under a launcher, the role of this rank:
+ *   mpirun -np N build/floq train ...   rank 0 = learner (train.h), ranks 1..N-1 = actors
+ *                                       (actor_rank.h) */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "actor/actor_rank.h"
-#include "common/bench.h"
 #include "common/cfg.h"
 #include "common/comm.h"
-#include "common/proto.h"
 #include "common/util.h"
-#include "envs/env.h"
-#include "learner/bench_learner.h"
-#include "learner/bench_online.h"
+#include "learner/bench.h"
 #include "learner/collect_ckpt.h"
 #include "learner/eval.h"
 #include "learner/landscape.h"
@@ -21,67 +18,6 @@
 #include "learner/train_cfg.h"
 
 #define FLOQ_VERSION "0.1.0"
-
-static int bench_main(int argc, char **argv) {
-    char only[256] = "nn,learner,envs,actor,proto";
-    float seconds = 3.0f;
-    char err[512];
-    struct cfg_opt o[] = {
-        CFG_STR("only", only, sizeof only, "comma-separated sections: nn, learner, envs, actor, proto, bcast (bcast needs mpirun)"),
-        CFG_FLOAT("seconds", &seconds, 0.1, 3600, "time budget per measurement"),
-    };
-    int n = (int)FLOQ_ARRAY_LEN(o);
-    if (cfg_wants_help(argc, argv)) {
-        printf("usage: floq bench [--only nn,learner,envs,proto] [--seconds S]\n"
-               "Each figure is printed with a reference measured in the same run and their ratio,\n"
-               "and appended as one JSON line to $FLOQ_BENCH_JSONL (default build/bench.jsonl).\n");
-        cfg_help(stdout, o, n);
-        return 0;
-    }
-    if (cfg_parse(o, n, argc, argv, err, sizeof err)) {
-        fprintf(stderr, "floq bench: %s\n", err);
-        return 2;
-    }
-    const char *valid[] = {"nn", "learner", "envs", "actor", "proto", "bcast"};
-    int mpi = comm_launched();
-    if (mpi && comm_init(NULL, NULL)) {
-        fprintf(stderr, "floq bench: MPI failed to start\n");
-        return 1;
-    }
-    if (mpi && comm_rank() != 0) {
-        /* non-root ranks take part in the collective sections only */
-        if (strstr(only, "bcast")) {
-            bench_bcast(seconds);
-        }
-        comm_finalize();
-        return 0;
-    }
-    char *save = NULL, *tok = strtok_r(only, ",", &save);
-    for (; tok; tok = strtok_r(NULL, ",", &save)) {
-        if (strcmp(tok, "nn") == 0) {
-            bench_nn(seconds);
-        } else if (strcmp(tok, "learner") == 0) {
-            bench_learner(seconds);
-        } else if (strcmp(tok, "envs") == 0) {
-            bench_envs();
-        } else if (strcmp(tok, "proto") == 0) {
-            bench_proto();
-        } else if (strcmp(tok, "actor") == 0) {
-            bench_actor(seconds);
-        } else if (strcmp(tok, "bcast") == 0) {
-            bench_bcast(seconds);
-        } else {
-            int c = closest_name(tok, valid, 6);
-            fprintf(stderr, "floq bench: unknown section '%s'; did you mean '%s'?\n", tok,
-                    valid[c]);
-            return 2;
-        }
-    }
-    if (mpi) {
-        comm_finalize();
-    }
-    return 0;
-}
 
 /* floq train: the role comes from the rank, 0 the learner, the others actors; without a
  * launcher, one process whose actor runs inline */
