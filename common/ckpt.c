@@ -61,15 +61,18 @@ void ckpt_writer_init(struct ckpt_writer *w) {
     memset(w, 0, sizeof *w);
 }
 
+void ckpt_entries_free(struct ckpt_entry *entries, size_t n) {
+    for (size_t i = 0; entries && i < n; i++) {
+        MEM_FREE_ALL(entries[i].key, entries[i].owned);
+    }
+    mem_free(entries);
+}
+
 void ckpt_writer_free(struct ckpt_writer *w) {
     if (!w) {
         return;
     }
-    for (size_t i = 0; i < w->n; i++) {
-        mem_free(w->entries[i].key);
-        mem_free(w->entries[i].owned);
-    }
-    mem_free(w->entries);
+    ckpt_entries_free(w->entries, w->n);
     memset(w, 0, sizeof *w);
 }
 

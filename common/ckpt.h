@@ -131,6 +131,10 @@ int ckpt_get_bytes(const struct ckpt *c, const char *key, const void **data, siz
 int ckpt_get_bytes_exact(const struct ckpt *c, const char *key, void *out, size_t n, char *err,
                          size_t errsz);
 
+/* ---- shared by the writer and the reader ------------------------------------------------ */
+
+/* frees entries[0..n) (their keys and owned values) and the array; NULL is fine */
+void ckpt_entries_free(struct ckpt_entry *entries, size_t n);
 /* zlib's CRC-32 of n bytes (any n), chained from crc (start with 0): the checksum of the header
  * and of the whole file (Python's zlib.crc32 gives the same) */
 uint32_t ckpt_crc32(uint32_t crc, const void *data, size_t n);

@@ -377,11 +377,7 @@ void ckpt_free(struct ckpt *c) {
     if (!c) {
         return;
     }
-    for (size_t i = 0; i < c->n; i++) {
-        mem_free(c->entries[i].key);
-        mem_free(c->entries[i].owned);
-    }
-    mem_free(c->entries);
+    ckpt_entries_free(c->entries, c->n);
     mem_free(c->path);
     memset(c, 0, sizeof *c);
 }

@@ -8,39 +8,48 @@
 #include "common/util.h"
 
 void agent_cfg_default(struct agent_cfg *c, int kind) {
-    memset(c, 0, sizeof *c);
-    c->kind = kind;
-    c->lr = 3e-4f;
-    c->batch_size = 256;
-    c->n_actor_hidden = c->n_value_hidden = 4;
-    for (int i = 0; i < 4; i++) {
-        c->actor_hidden[i] = c->value_hidden[i] = 512;
+    /* clang-format off */
+    *c = (struct agent_cfg){
+        .kind = kind, .lr = 3e-4f, .batch_size = 256, .discount = 0.99f, .tau = 0.005f,
+        /* networks: actors, critics (distilled / FQL), flow critic */
+        .actor_hidden = {512, 512, 512, 512}, .n_actor_hidden = 4, .actor_layer_norm = 0,
+        .value_hidden = {512, 512, 512, 512}, .n_value_hidden = 4, .layer_norm = 1,
+        .block_width = 512, .block_depth = 4, .activate_before_layernorm = 1, .gelu_exact = 0,
+        .flow_num_ensembles = 2, .distill_num_ensembles = 2,
+        /* losses */
+        .q_agg = Q_AGG_MEAN, .alpha = 10.0f, .actor_flow_steps = 10, .normalize_q_loss = 0,
+        /* the flow critic: noise, integration, embeddings, support */
+        .noise_samples = 8, .noise_coverage = 0.1f, .critic_flow_steps = 8,
+        .train_at_zero_only = 0, .embed_time = 1, .time_embed = TIME_EMBED_COS,
+        .use_prob_embed = 1, .num_bins = 51, .sigma = 16.0f, .reward_offset = 0.01f,
+        .r_min = -1.0f, .r_max = 0.0f};
+    /* clang-format on */
+}
+
+int agent_cfg_preset(struct agent_cfg *c, const char *preset, char *err, size_t errsz) {
+    int w;
+    if (strcmp(preset, "paper") == 0) {
+        return 0;
+    } else if (strcmp(preset, "small") == 0) {
+        w = 256;
+        c->noise_samples = 4;
+        c->critic_flow_steps = 4;
+    } else if (strcmp(preset, "tiny") == 0) {
+        w = 32;
+        c->noise_samples = 2;
+        c->critic_flow_steps = 3;
+        c->batch_size = 32;
+    } else {
+        snprintf(err, errsz, "--preset=%s: expected paper, small or tiny", preset);
+        return -1;
     }
-    c->layer_norm = 1;
-    c->actor_layer_norm = 0;
-    c->discount = 0.99f;
-    c->tau = 0.005f;
-    c->q_agg = Q_AGG_MEAN;
-    c->alpha = 10.0f;
-    c->actor_flow_steps = 10;
-    c->normalize_q_loss = 0;
-    c->flow_num_ensembles = c->distill_num_ensembles = 2;
-    c->noise_samples = 8;
-    c->noise_coverage = 0.1f;
-    c->critic_flow_steps = 8;
-    c->train_at_zero_only = 0;
-    c->embed_time = 1;
-    c->time_embed = TIME_EMBED_COS;
-    c->use_prob_embed = 1;
-    c->num_bins = 51;
-    c->sigma = 16.0f;
-    c->reward_offset = 0.01f;
-    c->block_width = 512;
-    c->block_depth = 4;
-    c->activate_before_layernorm = 1;
-    c->gelu_exact = 0;
-    c->r_min = -1.0f;
-    c->r_max = 0.0f;
+    /* two hidden layers of w units in every network */
+    c->n_actor_hidden = c->n_value_hidden = c->block_depth = 2;
+    for (int i = 0; i < 2; i++) {
+        c->actor_hidden[i] = c->value_hidden[i] = w;
+    }
+    c->block_width = w;
+    return 0;
 }
 
 int agent_cfg_check(const struct agent_cfg *c, char *err, size_t errsz) {

@@ -118,6 +118,10 @@ struct agent {
 };
 
 void agent_cfg_default(struct agent_cfg *c, int kind);
+/* a network size preset on top of the defaults: paper (the spec's, no change), small (2x256,
+ * R=4, K=4: what 2 cores train in reasonable time), tiny (2x32, R=2, K=3, batch 32: tests);
+ * 0, or -1 naming the valid presets */
+int agent_cfg_preset(struct agent_cfg *c, const char *preset, char *err, size_t errsz);
 /* checks a config for values the agent cannot run with; -1 with one line naming the key */
 int agent_cfg_check(const struct agent_cfg *c, char *err, size_t errsz);
 /* allocates and initialises (spec §2 init) from seed; the target is an exact copy */

@@ -195,19 +195,12 @@ static void bench_nn(double seconds) {
 
 /* ---- learner: updates/s of floq and fql, small and paper presets ------------------------- */
 
+/* an Ant-sized agent of the small or paper preset */
 static void preset(struct agent_cfg *c, int kind, int paper) {
     agent_cfg_default(c, kind);
+    agent_cfg_preset(c, paper ? "paper" : "small", NULL, 0);
     c->obs_dim = 29, c->act_dim = 8, c->batch_size = 256;
     c->r_min = -1, c->r_max = 0;
-    if (!paper) {
-        c->n_actor_hidden = c->n_value_hidden = c->block_depth = 2;
-        for (int i = 0; i < 2; i++) {
-            c->actor_hidden[i] = c->value_hidden[i] = 256;
-        }
-        c->block_width = 256;
-        c->noise_samples = 4;
-        c->critic_flow_steps = 4;
-    }
 }
 
 static void bench_learner(double seconds) {
@@ -276,11 +269,10 @@ static void bench_learner(double seconds) {
 /* ---- envs: vecenv against raw mj_step on the same model -------------------------------- */
 
 #define ENVS_E      16
-#define ENVS_WINDOW 0.2 /* seconds per timing window */
-#define ENVS_ROUNDS 5   /* windows alternate raw / env; best of each */
+#define ENVS_ROUNDS 5 /* windows alternate raw / env; best of each; --seconds / 15 each */
 
 /* env steps/s over one window of batched random actions */
-static double env_window(struct vecenv *v, struct rng *r, float *act) {
+static double env_window(struct vecenv *v, struct rng *r, float *act, double window) {
     size_t n = (size_t)v->E * (size_t)v->A;
     uint64_t steps = 0;
     double t0 = now_sec(), t;
@@ -293,12 +285,12 @@ static double env_window(struct vecenv *v, struct rng *r, float *act) {
             steps += (uint64_t)v->E;
         }
         t = now_sec() - t0;
-    } while (t < ENVS_WINDOW);
+    } while (t < window);
     return (double)steps / t;
 }
 
 /* raw mj_step/s on one mjData with random ctrl per frame_skip steps, reset every episode */
-static double raw_window(const mjModel *m, mjData *d, int frame_skip, int max_steps,
+static double raw_window(const mjModel *m, mjData *d, int frame_skip, int max_steps, double window,
                          struct rng *r) {
     uint64_t steps = 0;
     double t0 = now_sec(), t;
@@ -317,11 +309,11 @@ static double raw_window(const mjModel *m, mjData *d, int frame_skip, int max_st
             steps += (uint64_t)frame_skip;
         }
         t = now_sec() - t0;
-    } while (t < ENVS_WINDOW);
+    } while (t < window);
     return (double)steps / t;
 }
 
-static void envs_one(const char *name) {
+static void envs_one(const char *name, double window) {
     char err[1024];
     struct vecenv v;
     if (vecenv_init(&v, name, ENVS_E, 1, err, sizeof err)) {
@@ -337,10 +329,10 @@ static void envs_one(const char *name) {
     double best_env = 0, best_raw = 0;
     for (int round = 0; round < ENVS_ROUNDS; round++) {
         if (d) {
-            double raw = raw_window(m, d, v.info.frame_skip, v.info.max_steps, &r);
+            double raw = raw_window(m, d, v.info.frame_skip, v.info.max_steps, window, &r);
             best_raw = FLOQ_MAX(best_raw, raw);
         }
-        double e = env_window(&v, &r, act);
+        double e = env_window(&v, &r, act, window);
         best_env = FLOQ_MAX(best_env, e);
     }
     char label[128], ref[64];
@@ -362,21 +354,20 @@ static void envs_one(const char *name) {
 /* env steps/s per core for every registered env (one name per model: singletask variants are
  * skipped), E = 16 envs, batched random actions, beside the raw mj_step rate of the same model
  * in the same run / frame_skip (ratio = overhead factor) */
-static void bench_envs(void) {
+static void bench_envs(double seconds) {
     bench_header("envs");
     for (const char *const *p = env_names(); *p; p++) {
         if (strstr(*p, "singletask")) {
             continue; /* same model and cost as the navigate name */
         }
-        envs_one(*p);
+        envs_one(*p, seconds / 15);
     }
 }
 
 /* ---- proto: ingest and encode against memcpy of the same bytes -------------------------- */
 
 enum { BO = 29, BA = 8, BB = 256, RING = 1 << 16, WINDOWS = 5 }; /* Ant-like messages */
-#define WINDOW_SEC 0.1
-#define N_POLICY   800000 /* about the paper's 4x512 one-step policy for Ant */
+#define N_POLICY 800000 /* about the paper's 4x512 one-step policy for Ant */
 
 /* everything the timed loops touch */
 struct proto_bench {
@@ -387,6 +378,7 @@ struct proto_bench {
     unsigned char *raw;                              /* memcpy reference ring, same bytes */
     size_t raw_slots, slot;
     float *params;
+    double window; /* seconds per timing window: --seconds / 30 */
     int failed;
 };
 
@@ -441,7 +433,7 @@ static double rate(struct proto_bench *s, void (*fn)(struct proto_bench *)) {
             }
             it += 16;
             t = now_sec() - t0;
-        } while (t < WINDOW_SEC);
+        } while (t < s->window);
         if (it / t > best) {
             best = it / t;
         }
@@ -451,10 +443,11 @@ static double rate(struct proto_bench *s, void (*fn)(struct proto_bench *)) {
 
 /* learner ingest (decode + validate + copy into replay-like rows) and actor encode rates,
  * Ant-like O=29 A=8, 256 transitions per message, with a memcpy reference */
-static void bench_proto(void) {
+static void bench_proto(double seconds) {
     bench_header("proto");
     struct proto_bench s;
     memset(&s, 0, sizeof s);
+    s.window = seconds / 30;
     char err[256];
     if (proto_batch_init(&s.batch, BO, BA, BB, err, sizeof err) != 0) {
         printf("  proto bench: %s\n", err);
@@ -665,6 +658,12 @@ static void bench_bcast(double seconds) {
 
 /* ---- floq bench ------------------------------------------------------------------------ */
 
+static const struct section {
+    const char *name;
+    void (*run)(double seconds);
+} SECTIONS[] = {{"nn", bench_nn},       {"learner", bench_learner}, {"envs", bench_envs},
+                {"actor", bench_actor}, {"proto", bench_proto},     {"bcast", bench_bcast}};
+
 int bench_main(int argc, char **argv) {
     char only[256] = "nn,learner,envs,actor,proto";
     float seconds = 3.0f;
@@ -683,7 +682,6 @@ int bench_main(int argc, char **argv) {
     if (rc != CFG_RUN) {
         return rc;
     }
-    const char *valid[] = {"nn", "learner", "envs", "actor", "proto", "bcast"};
     int mpi = comm_launched();
     if (mpi && comm_init(NULL, NULL)) {
         fprintf(stderr, "floq bench: MPI failed to start\n");
@@ -697,29 +695,23 @@ int bench_main(int argc, char **argv) {
         comm_finalize();
         return 0;
     }
+    const char *names[FLOQ_ARRAY_LEN(SECTIONS)];
+    for (size_t i = 0; i < FLOQ_ARRAY_LEN(SECTIONS); i++) {
+        names[i] = SECTIONS[i].name;
+    }
     char *save = NULL, *tok = strtok_r(only, ",", &save);
-    for (; tok; tok = strtok_r(NULL, ",", &save)) {
-        if (strcmp(tok, "nn") == 0) {
-            bench_nn(seconds);
-        } else if (strcmp(tok, "learner") == 0) {
-            bench_learner(seconds);
-        } else if (strcmp(tok, "envs") == 0) {
-            bench_envs();
-        } else if (strcmp(tok, "proto") == 0) {
-            bench_proto();
-        } else if (strcmp(tok, "actor") == 0) {
-            bench_actor(seconds);
-        } else if (strcmp(tok, "bcast") == 0) {
-            bench_bcast(seconds);
-        } else {
-            int c = closest_name(tok, valid, 6);
+    for (; tok && rc == CFG_RUN; tok = strtok_r(NULL, ",", &save)) {
+        int k = closest_name(tok, names, (int)FLOQ_ARRAY_LEN(SECTIONS));
+        if (strcmp(tok, names[k]) != 0) {
             fprintf(stderr, "floq bench: unknown section '%s'; did you mean '%s'?\n", tok,
-                    valid[c]);
-            return 2;
+                    names[k]);
+            rc = 2;
+        } else {
+            SECTIONS[k].run(seconds);
         }
     }
     if (mpi) {
         comm_finalize();
     }
-    return 0;
+    return rc == CFG_RUN ? 0 : rc;
 }

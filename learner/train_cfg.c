@@ -71,53 +71,25 @@ static void apply_task_table(struct train_cfg *tc) {
     }
 }
 
-/* presets: paper = the spec's defaults; small = the 2-core benchmark size; tiny = tests */
-static int apply_preset(struct train_cfg *tc, char *err, size_t errsz) {
-    struct agent_cfg *c = &tc->ac;
-    int w;
-    if (strcmp(tc->preset, "paper") == 0) {
-        return 0;
-    } else if (strcmp(tc->preset, "small") == 0) {
-        w = 256;
-        c->noise_samples = 4;
-        c->critic_flow_steps = 4;
-    } else if (strcmp(tc->preset, "tiny") == 0) {
-        w = 32;
-        c->noise_samples = 2;
-        c->critic_flow_steps = 3;
-        c->batch_size = 32;
-    } else {
-        snprintf(err, errsz, "--preset=%s: expected paper, small or tiny", tc->preset);
-        return -1;
-    }
-    c->n_actor_hidden = c->n_value_hidden = c->block_depth = 2;
-    for (int i = 0; i < 2; i++) {
-        c->actor_hidden[i] = c->value_hidden[i] = w;
-    }
-    c->block_width = w;
-    return 0;
-}
-
 void train_cfg_default(struct train_cfg *tc, int kind) {
-    memset(tc, 0, sizeof *tc);
+    *tc = (struct train_cfg){.env_name = "pointmaze-medium-navigate-singletask-task1-v0",
+                             .save_dir = "runs",
+                             .project_name = "Debug",
+                             .run_group = "Debug",
+                             .preset = "paper",
+                             .seed = 0,
+                             .offline_steps = 2000000,
+                             .online_steps = 0,
+                             .buffer_size = 2000000,
+                             .log_interval = 5000,
+                             .eval_interval = 20000,
+                             .save_interval = 1000000,
+                             .eval_episodes = 50,
+                             .utd = 1.0f,
+                             .sync_interval = 1,
+                             .num_envs = 1,
+                             .start_online_after = 0};
     snprintf(tc->agent, sizeof tc->agent, "%s", kind == AGENT_FQL ? "fql" : "floq");
-    snprintf(tc->env_name, sizeof tc->env_name, "pointmaze-medium-navigate-singletask-task1-v0");
-    snprintf(tc->save_dir, sizeof tc->save_dir, "runs");
-    snprintf(tc->project_name, sizeof tc->project_name, "Debug");
-    snprintf(tc->run_group, sizeof tc->run_group, "Debug");
-    snprintf(tc->preset, sizeof tc->preset, "paper");
-    tc->seed = 0;
-    tc->offline_steps = 2000000;
-    tc->online_steps = 0;
-    tc->buffer_size = 2000000;
-    tc->log_interval = 5000;
-    tc->eval_interval = 20000;
-    tc->save_interval = 1000000;
-    tc->eval_episodes = 50;
-    tc->utd = 1.0f;
-    tc->sync_interval = 1;
-    tc->num_envs = 1;
-    tc->start_online_after = 0;
     agent_cfg_default(&tc->ac, kind);
 }
 
@@ -275,7 +247,7 @@ int train_cfg_parse(struct train_cfg *tc, int argc, char **argv, char *err, size
     train_cfg_default(tc, kind);
     snprintf(tc->preset, sizeof tc->preset, "%s", first.preset);
     snprintf(tc->env_name, sizeof tc->env_name, "%s", first.env_name);
-    if (apply_preset(tc, err, errsz)) {
+    if (agent_cfg_preset(&tc->ac, tc->preset, err, errsz)) {
         return -1;
     }
     apply_task_table(tc);
