@@ -3,6 +3,8 @@
 #   make            optimised build: build/floq, the test programs and build/floq-faults (the
 #                   test build of floq with actor faults, used by tests/mpi_test.sh only)
 #   make test       build and run every test (last line: "N passed, N failed")
+#   make layers     check the include graph: no cycle, no module above its layer (make test
+#                   runs it too: tests/layers_test.sh)
 #   make bench      build and run the benchmarks (figures also go to build/bench.jsonl)
 #   make asan       AddressSanitizer + UBSan build of the tests, and run them
 #   make valgrind   run the unit tests under valgrind (memcheck)
@@ -77,6 +79,10 @@ $(BUILD)/obj/common/kern.o: CFLAGS += -O3 -fno-math-errno
 test: all
 	@bash tests/run.sh $(BUILD)
 
+# the include graph alone (no build needed)
+layers:
+	@bash tests/layers_test.sh
+
 bench: all
 	@OPENBLAS_NUM_THREADS=1 $(BUILD)/floq bench
 	@bash tests/bench_mpi.sh $(BUILD)
@@ -104,5 +110,5 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj $(BUILD)/obj-faults -name '*.d' 2>/dev/null)
-.PHONY: all test bench run asan valgrind setup format clean
+.PHONY: all test layers bench run asan valgrind setup format clean
 .SECONDARY:
