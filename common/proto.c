@@ -151,12 +151,12 @@ int proto_batch_init(struct proto_batch *b, uint32_t obs_dim, uint32_t act_dim, 
     memset(b, 0, sizeof *b);
     if (obs_dim < 1 || obs_dim > PROTO_MAX_DIM || act_dim < 1 || act_dim > PROTO_MAX_DIM) {
         seterr(err, errsz, "proto: batch dims obs %u act %u outside 1..%u", obs_dim, act_dim,
-                PROTO_MAX_DIM);
+               PROTO_MAX_DIM);
         return -1;
     }
     if (cap < 1 || cap > PROTO_MAX_BATCH) {
         seterr(err, errsz, "proto: batch capacity %u outside 1..%u; lower the batch size", cap,
-                PROTO_MAX_BATCH);
+               PROTO_MAX_BATCH);
         return -1;
     }
     b->obs_dim = obs_dim;
@@ -277,7 +277,7 @@ int proto_encode_transitions(struct proto_buf *out, const struct proto_batch *b,
     }
     if (b->n_episodes > b->n) {
         seterr(err, errsz, "proto: TRANSITIONS has %u episodes for %u rows (at most one each)",
-                b->n_episodes, b->n);
+               b->n_episodes, b->n);
         return -1;
     }
     size_t n = b->n, k = b->n_episodes, O = b->obs_dim, A = b->act_dim;
@@ -323,7 +323,7 @@ int proto_encode_weights(struct proto_buf *out, uint32_t wver, const float *para
                          char *err, size_t errsz) {
     if (n_params < 1 || n_params > PROTO_MAX_PARAMS) {
         seterr(err, errsz, "proto: WEIGHTS of %zu params outside 1..%u", n_params,
-                PROTO_MAX_PARAMS);
+               PROTO_MAX_PARAMS);
         return -1;
     }
     msgpack_packer pk;

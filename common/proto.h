@@ -207,8 +207,7 @@ int proto_encode_error(struct proto_buf *out, uint32_t code, const char *text, c
 /* the rank must be an actor's, 1..2^31-1 */
 int proto_encode_bye(struct proto_buf *out, const struct proto_bye *b, char *err, size_t errsz);
 /* fails on an env name of 0 or >= PROTO_MAX_NAME bytes or a policy depth outside 1..8 */
-int proto_encode_setup(struct proto_buf *out, const struct proto_setup *s, char *err,
-                       size_t errsz);
+int proto_encode_setup(struct proto_buf *out, const struct proto_setup *s, char *err, size_t errsz);
 
 /* upper bounds of message sizes, for receive buffers and MPI_Get_count refusals */
 size_t proto_transitions_max_bytes(uint32_t obs_dim, uint32_t act_dim, uint32_t max_batch);

@@ -50,8 +50,8 @@ void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format
 /* opens path for binary reading when it is a regular file, its size into *size (NULL-able).
  * NULL with "<who>: cannot open PATH: <strerror>" or "<who>: PATH is not a regular file" in err,
  * followed by "; <hint>" when hint is not NULL */
-FILE *fopen_regular(const char *path, const char *who, const char *hint, uint64_t *size,
-                    char *err, size_t errsz);
+FILE *fopen_regular(const char *path, const char *who, const char *hint, uint64_t *size, char *err,
+                    size_t errsz);
 
 /* CRC-32C-free 64-bit checksum (FNV-1a 64) over bytes; chainable via h (start with 0) */
 uint64_t fnv1a64(uint64_t h, const void *data, size_t n);

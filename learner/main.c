@@ -60,8 +60,10 @@ static const struct subcommand CMDS[] = {
     {"train", train_cmd, "offline floq/FQL training, then online fine-tuning (mpirun for actors)"},
     {"q", q_main, "print Q(s,a) from a checkpoint, any number of integration steps"},
     {"eval", eval_main, "evaluate a checkpoint's policy: success rate / return / D4RL score"},
-    {"landscape", landscape_main, "value landscape of a point-maze checkpoint vs the closed-form optimum"},
-    {"collect", collect_ckpt_main, "generate an OGBench-format dataset (random / expert / checkpoint)"},
+    {"landscape", landscape_main,
+     "value landscape of a point-maze checkpoint vs the closed-form optimum"},
+    {"collect", collect_ckpt_main,
+     "generate an OGBench-format dataset (random / expert / checkpoint)"},
     {"bench", bench_main, "benchmarks against same-run references (sgemm, mj_step, memcpy)"},
 };
 

@@ -300,14 +300,13 @@ static void test_cfg_compat(void) {
         CFG_OFF("agent.use_resnets", "the ResNet flow critic is not implemented"),
     };
     char err[256];
-    char *ok[] = {"--agent.time_embed_dim", "64", "--agent.use_resnets=false", "--steps=5",
-                  "--agent.use_resnets", "False", "--agent.time_embed_dim"};
+    char *ok[] = {"--agent.time_embed_dim", "64",    "--agent.use_resnets=false", "--steps=5",
+                  "--agent.use_resnets",    "False", "--agent.time_embed_dim"};
     CHECK(cfg_parse(o, 3, 7, ok, err, sizeof err) == 0 && k == 5,
           "compatibility flags accepted (with a value, off, bare): %s", err);
     char *on1[] = {"--agent.use_resnets"}, *on2[] = {"--agent.use_resnets=1"};
     char *on3[] = {"--agent.use_resnets", "0.5", "--steps=1"};
-    CHECK(cfg_parse(o, 3, 3, on3, err, sizeof err) == -1 &&
-              strstr(err, "--agent.use_resnets=0.5:"),
+    CHECK(cfg_parse(o, 3, 3, on3, err, sizeof err) == -1 && strstr(err, "--agent.use_resnets=0.5:"),
           "an off-only switch takes the next word as its value: %s", err);
     CHECK(cfg_parse(o, 3, 1, on1, err, sizeof err) == -1 &&
               !strcmp(err, "--agent.use_resnets=true: the ResNet flow critic is not implemented; "
@@ -331,8 +330,9 @@ static void test_cfg_compat(void) {
               strstr(buf, "accepted for compatibility, only as false"),
           "--help says which flags are accepted for compatibility");
     free(buf);
-    CHECK(cfg_read_json(o, 3, "{\"agent.time_embed_dim\": \"64\", \"agent.use_resnets\": "
-                              "\"false\", \"steps\": \"9\"}",
+    CHECK(cfg_read_json(o, 3,
+                        "{\"agent.time_embed_dim\": \"64\", \"agent.use_resnets\": "
+                        "\"false\", \"steps\": \"9\"}",
                         0, err, sizeof err) == 0 &&
               k == 9,
           "an old config with compatibility keys reads: %s", err);
@@ -356,8 +356,7 @@ static void test_cfg_compat(void) {
     int rc_help = cfg_command("demo", "usage: demo\n", o, 3, 1, help);
     fclose(stdout);
     stdout = out;
-    CHECK(rc_bad == 2 && rc_help == 0 && cfg_command("demo", "", o, 3, 1, run) == CFG_RUN &&
-              k == 3,
+    CHECK(rc_bad == 2 && rc_help == 0 && cfg_command("demo", "", o, 3, 1, run) == CFG_RUN && k == 3,
           "cfg_command: bad flag 2, --help 0, else CFG_RUN (%d %d)", rc_bad, rc_help);
 }
 

@@ -872,10 +872,16 @@ static void test_batch_and_stats(void) {
 static void test_setup_and_frames(void) {
     struct proto_buf out;
     proto_buf_init(&out, 0);
-    struct proto_setup s = {.env_name = "Hopper-v4", .num_envs = 8, .seed = 1ULL << 40,
-                            .max_batch = 64, .n_params = 12345,
-                            .policy = {.obs_dim = 11, .act_dim = 3, .n_hidden = 3,
-                                       .hidden = {512, 256, 7}, .layer_norm = 1,
+    struct proto_setup s = {.env_name = "Hopper-v4",
+                            .num_envs = 8,
+                            .seed = 1ULL << 40,
+                            .max_batch = 64,
+                            .n_params = 12345,
+                            .policy = {.obs_dim = 11,
+                                       .act_dim = 3,
+                                       .n_hidden = 3,
+                                       .hidden = {512, 256, 7},
+                                       .layer_norm = 1,
                                        .gelu_exact = 0}};
     CHECK(proto_encode_setup(&out, &s, err, sizeof err) == 0, "encode setup: %s", err);
     CHECK(out.size <= PROTO_SMALL_BYTES, "setup within the small bound (%zu)", out.size);
