@@ -1,7 +1,10 @@
 # floq — build, test, bench.  See README.md for the two commands a fresh machine needs.
 #
-#   make            optimised build: build/floq and the test programs
+#   make            optimised build: build/floq, the test programs and build/floq-faults (the
+#                   test build of floq with actor faults, used by tests/mpi_test.sh only)
 #   make test       build and run every test (last line: "N passed, N failed")
+#   make layers     check the include graph: no cycle, no module above its layer (make test
+#                   runs it too: tests/layers_test.sh)
 #   make bench      build and run the benchmarks (figures also go to build/bench.jsonl)
 #   make asan       AddressSanitizer + UBSan build of the tests, and run them
 #   make valgrind   run the unit tests under valgrind (memcheck)
@@ -32,7 +35,9 @@ LDLIBS   += $(PKG_LIBS) $(MJ_LIBS) -lmujoco -lm -lpthread
 
 BUILD    ?= build
 LIB_SRCS := $(sort $(wildcard common/*.c learner/*.c actor/*.c envs/*.c))
-LIB_SRCS := $(filter-out learner/main.c,$(LIB_SRCS))
+LIB_SRCS := $(filter-out learner/main.c actor/fault.c,$(LIB_SRCS))
+# compiled a second time with -DFLOQ_FAULT_INJECTION for build/floq-faults (actor/fault.h)
+FAULT_SRCS := actor/fault.c actor/actor_rank.c learner/train_cfg.c learner/main.c
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TOOL_SRCS := $(sort $(wildcard tests/tool_*.c))
 
@@ -40,10 +45,15 @@ LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ  = $(BUILD)/obj/learner/main.o
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TOOL_BINS = $(TOOL_SRCS:tests/%.c=$(BUILD)/tests/%)
+FAULT_OBJS = $(FAULT_SRCS:%.c=$(BUILD)/obj-faults/%.o)
 
-all: $(BUILD)/floq $(TEST_BINS) $(TOOL_BINS)
+all: $(BUILD)/floq $(BUILD)/floq-faults $(TEST_BINS) $(TOOL_BINS)
 
 $(BUILD)/floq: $(MAIN_OBJ) $(BUILD)/libfloq.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# the test build: the same program, with actor rank 1 able to misbehave on purpose
+$(BUILD)/floq-faults: $(FAULT_OBJS) $(filter-out $(FAULT_SRCS:%.c=$(BUILD)/obj/%.o),$(LIB_OBJS))
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/libfloq.a: $(LIB_OBJS)
@@ -57,6 +67,10 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/obj-faults/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -DFLOQ_FAULT_INJECTION $(CFLAGS) -c $< -o $@
+
 # elementwise kernels: vectorised (no fast-math: NaN checks must keep working)
 $(BUILD)/obj/common/kern.o: CFLAGS += -O3 -fno-math-errno
 
@@ -64,6 +78,10 @@ $(BUILD)/obj/common/kern.o: CFLAGS += -O3 -fno-math-errno
 # Every test binary prints "<name>: N passed, M failed"; tests/run.sh sums them.
 test: all
 	@bash tests/run.sh $(BUILD)
+
+# the include graph alone (no build needed)
+layers:
+	@bash tests/layers_test.sh
 
 bench: all
 	@OPENBLAS_NUM_THREADS=1 $(BUILD)/floq bench
@@ -86,11 +104,11 @@ setup:
 	@bash .ci/setup.sh
 
 format:
-	clang-format -i $(LIB_SRCS) learner/main.c $(wildcard */*.h) $(TEST_SRCS)
+	clang-format -i $(LIB_SRCS) learner/main.c actor/fault.c $(wildcard */*.h) $(TEST_SRCS)
 
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
-.PHONY: all test bench run asan valgrind setup format clean
+-include $(shell find $(BUILD)/obj $(BUILD)/obj-faults -name '*.d' 2>/dev/null)
+.PHONY: all test layers bench run asan valgrind setup format clean
 .SECONDARY:

@@ -155,6 +155,16 @@ int cfg_set(struct cfg_opt *o, const char *val, char *err, size_t errsz) {
             snprintf(err, errsz, "--%s=%s: expected one of %s", o->name, val, o->choices);
             return -1;
         }
+        case CFG_T_IGNORED:
+            return 0;
+        case CFG_T_OFF: {
+            int b = 1;
+            if (val[0] && strcmp(val, "None") != 0 && (parse_bool(val, &b) || b)) {
+                snprintf(err, errsz, "--%s=%s: %s; drop the flag", o->name, val, o->help);
+                return -1;
+            }
+            return 0;
+        }
     }
     return -1;
 }
@@ -197,12 +207,15 @@ int cfg_parse(struct cfg_opt *opts, int n, int argc, char **argv, char *err, siz
             return -1;
         }
         const char *val;
+        int last = i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0;
         if (eq) {
             val = eq + 1;
-        } else if (o->type == CFG_T_BOOL &&
-                   (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0 ||
-                    parse_bool(argv[i + 1], &(int){0}) != 0)) {
+        } else if (o->type == CFG_T_BOOL && (last || parse_bool(argv[i + 1], &(int){0}) != 0)) {
             val = "true";
+        } else if (o->type == CFG_T_OFF && last) {
+            val = "true"; /* a bare switch turns it on */
+        } else if (o->type == CFG_T_IGNORED && last) {
+            val = "";
         } else if (i + 1 < argc) {
             val = argv[++i];
         } else {
@@ -260,18 +273,32 @@ void cfg_format(const struct cfg_opt *o, char *buf, size_t n) {
             }
             break;
         }
+        case CFG_T_IGNORED:
+        case CFG_T_OFF:
+            snprintf(buf, n, "%s", "");
+            break;
     }
+}
+
+/* options that only accept a flag for compatibility hold no value */
+static int holds_value(const struct cfg_opt *o) {
+    return o->type != CFG_T_IGNORED && o->type != CFG_T_OFF;
 }
 
 void cfg_help(FILE *f, const struct cfg_opt *opts, int n) {
     char v[256];
     for (int i = 0; i < n; i++) {
+        if (!holds_value(&opts[i])) {
+            fprintf(f, "  --%-32s %s (accepted for compatibility%s)\n", opts[i].name, opts[i].help,
+                    opts[i].type == CFG_T_OFF ? ", only as false" : "; ignored");
+            continue;
+        }
         cfg_format(&opts[i], v, sizeof v);
         fprintf(f, "  --%-32s %s (default: %s)\n", opts[i].name, opts[i].help, v[0] ? v : "\"\"");
     }
 }
 
-static void json_string(FILE *f, const char *s) {
+void cfg_json_string(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
         if (*s == '"' || *s == '\\') {
@@ -288,16 +315,21 @@ static void json_string(FILE *f, const char *s) {
 
 int cfg_write_json(FILE *f, const struct cfg_opt *opts, int n) {
     char v[1100];
-    fputs("{\n", f);
+    fputs("{", f);
+    const char *sep = "\n";
     for (int i = 0; i < n; i++) {
+        if (!holds_value(&opts[i])) {
+            continue;
+        }
         cfg_format(&opts[i], v, sizeof v);
+        fputs(sep, f);
         fputs("  ", f);
-        json_string(f, opts[i].name);
+        cfg_json_string(f, opts[i].name);
         fputs(": ", f);
-        json_string(f, v);
-        fputs(i + 1 < n ? ",\n" : "\n", f);
+        cfg_json_string(f, v);
+        sep = ",\n";
     }
-    fputs("}\n", f);
+    fputs("\n}\n", f);
     return ferror(f) ? -1 : 0;
 }
 
@@ -342,6 +374,33 @@ static int read_jstr(const char **p, char *out, size_t n) {
     return 0;
 }
 
+/* the next "key": "value" pair of a flat JSON object after *p; 1 with the pair, 0 at the
+ * closing brace, -1 on malformed text (err says where) */
+static int json_next(const char **p, char *key, size_t ks, char *val, size_t vs, char *err,
+                     size_t errsz) {
+    const char *s = *p;
+    while (isspace((unsigned char)*s) || *s == ',') {
+        s++;
+    }
+    if (*s == '}') {
+        *p = s + 1;
+        return 0;
+    }
+    if (read_jstr(&s, key, ks)) {
+        snprintf(err, errsz, "config: malformed JSON near '%.20s'", s);
+        return -1;
+    }
+    while (isspace((unsigned char)*s)) {
+        s++;
+    }
+    if (*s++ != ':' || read_jstr(&s, val, vs)) {
+        snprintf(err, errsz, "config: malformed value of \"%s\"", key);
+        return -1;
+    }
+    *p = s;
+    return 1;
+}
+
 int cfg_read_json(struct cfg_opt *opts, int n, const char *text, int ignore_unknown, char *err,
                   size_t errsz) {
     const char *p = strchr(text, '{');
@@ -351,24 +410,8 @@ int cfg_read_json(struct cfg_opt *opts, int n, const char *text, int ignore_unkn
     }
     p++;
     char key[128], val[1100];
-    for (;;) {
-        while (isspace((unsigned char)*p) || *p == ',') {
-            p++;
-        }
-        if (*p == '}') {
-            return 0;
-        }
-        if (read_jstr(&p, key, sizeof key)) {
-            snprintf(err, errsz, "config: malformed JSON near '%.20s'", p);
-            return -1;
-        }
-        while (isspace((unsigned char)*p)) {
-            p++;
-        }
-        if (*p++ != ':' || read_jstr(&p, val, sizeof val)) {
-            snprintf(err, errsz, "config: malformed value of \"%s\"", key);
-            return -1;
-        }
+    int got;
+    while ((got = json_next(&p, key, sizeof key, val, sizeof val, err, errsz)) == 1) {
         struct cfg_opt *o = cfg_find(opts, n, key);
         if (!o) {
             if (ignore_unknown) {
@@ -381,4 +424,39 @@ int cfg_read_json(struct cfg_opt *opts, int n, const char *text, int ignore_unkn
             return -1;
         }
     }
+    return got;
+}
+
+int cfg_json_get(const char *text, const char *key, char *out, size_t n) {
+    const char *p = strchr(text, '{');
+    if (!p) {
+        return -1;
+    }
+    p++;
+    char k[128], v[1100], err[128];
+    while (json_next(&p, k, sizeof k, v, sizeof v, err, sizeof err) == 1) {
+        if (strcmp(k, key) == 0) {
+            if (strlen(v) >= n) {
+                return -1;
+            }
+            memcpy(out, v, strlen(v) + 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int cfg_command(const char *cmd, const char *usage, struct cfg_opt *opts, int n, int argc,
+                char **argv) {
+    if (cfg_wants_help(argc, argv)) {
+        fputs(usage, stdout);
+        cfg_help(stdout, opts, n);
+        return 0;
+    }
+    char err[1024];
+    if (cfg_parse(opts, n, argc, argv, err, sizeof err)) {
+        fprintf(stderr, "floq %s: %s\n", cmd, err);
+        return 2;
+    }
+    return CFG_RUN;
 }

@@ -17,7 +17,7 @@
 #include <stdio.h>
 
 enum cfg_type { CFG_T_INT, CFG_T_LONG, CFG_T_U64, CFG_T_FLOAT, CFG_T_BOOL, CFG_T_STR,
-                CFG_T_INTLIST, CFG_T_CHOICE };
+                CFG_T_INTLIST, CFG_T_CHOICE, CFG_T_IGNORED, CFG_T_OFF };
 
 struct cfg_opt {
     const char *name;
@@ -39,6 +39,11 @@ struct cfg_opt {
 #define CFG_STR(n, p, sz, h) {n, CFG_T_STR, p, 0, 0, sz, NULL, NULL, h, 0}
 #define CFG_INTLIST(n, p, maxn, cnt, lo, hi, h) {n, CFG_T_INTLIST, p, lo, hi, maxn, cnt, NULL, h, 0}
 #define CFG_CHOICE(n, p, ch, h) {n, CFG_T_CHOICE, p, 0, 0, 0, NULL, ch, h, 0}
+/* another program's flag accepted for compatibility: any value (or none), stored nowhere */
+#define CFG_IGNORED(n, h) {n, CFG_T_IGNORED, NULL, 0, 0, 0, NULL, NULL, h, 0}
+/* a switch floq does not implement, accepted for compatibility only when off (false, 0, no,
+ * off, None or empty); on, it fails with "--name=VALUE: <h>; drop the flag" */
+#define CFG_OFF(n, h) {n, CFG_T_OFF, NULL, 0, 0, 0, NULL, NULL, h, 0}
 
 /* parses argv[0..argc) (no program name); positional arguments are an error. 0 on success. */
 int cfg_parse(struct cfg_opt *opts, int n, int argc, char **argv, char *err, size_t errsz);
@@ -50,12 +55,24 @@ struct cfg_opt *cfg_find(struct cfg_opt *opts, int n, const char *name);
 void cfg_format(const struct cfg_opt *o, char *buf, size_t n);
 /* "  --name=VALUE   help (default ...)" for every option */
 void cfg_help(FILE *f, const struct cfg_opt *opts, int n);
-/* writes a flat JSON object {"name": value, ...} of every option */
+/* writes a flat JSON object {"name": "value", ...} of every option that holds a value */
 int cfg_write_json(FILE *f, const struct cfg_opt *opts, int n);
 /* reads what cfg_write_json wrote; keys not in opts are an error unless ignore_unknown */
 int cfg_read_json(struct cfg_opt *opts, int n, const char *text, int ignore_unknown, char *err,
                   size_t errsz);
+/* the value of key in such a flat JSON object, into out[n]; 0, or -1 when the key is absent,
+ * the text malformed or the value longer than n - 1 */
+int cfg_json_get(const char *text, const char *key, char *out, size_t n);
+/* s as a JSON string, quoted and escaped */
+void cfg_json_string(FILE *f, const char *s);
 /* 1 if argv holds --help or -h */
 int cfg_wants_help(int argc, char **argv);
+
+/* a subcommand's flags in one call: with --help, prints usage and the flags to stdout and
+ * returns 0; on a bad flag prints "floq <cmd>: <message>" to stderr and returns 2; otherwise
+ * returns CFG_RUN and the command goes on */
+#define CFG_RUN (-1)
+int cfg_command(const char *cmd, const char *usage, struct cfg_opt *opts, int n, int argc,
+                char **argv);
 
 #endif

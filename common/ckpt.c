@@ -21,20 +21,7 @@
 #error "ckpt stores float32 data as little-endian bytes; this host is big-endian"
 #endif
 
-#define TRAILER_SIZE 4          /* CRC-32 of header + payload */
 #define BIN_MAX      UINT32_MAX /* msgpack str/bin lengths are at most 32-bit */
-
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errsz, const char *fmt, ...) {
-    if (!err || errsz == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
 
 static void put_le32(uint8_t *p, uint32_t v) {
     for (int i = 0; i < 4; i++) {
@@ -48,8 +35,8 @@ static void put_le64(uint8_t *p, uint64_t v) {
     }
 }
 
-/* zlib's crc32 takes a 32-bit length: feed it in 1 GiB pieces */
-static uint32_t crc_update(uint32_t crc, const void *data, size_t n) {
+/* zlib's crc32 takes a 32-bit length: fed in 1 GiB pieces */
+uint32_t ckpt_crc32(uint32_t crc, const void *data, size_t n) {
     const Bytef *p = data;
     while (n > 0) {
         uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
@@ -65,7 +52,7 @@ static void fill_header(uint8_t *h, uint32_t version, uint64_t payload_len) {
     memcpy(h, CKPT_MAGIC, 8);
     put_le32(h + 8, version);
     put_le64(h + 12, payload_len);
-    put_le32(h + 20, crc_update(0, h, 20));
+    put_le32(h + 20, ckpt_crc32(0, h, 20));
 }
 
 /* ---- writer ------------------------------------------------------------------------------ */
@@ -74,15 +61,18 @@ void ckpt_writer_init(struct ckpt_writer *w) {
     memset(w, 0, sizeof *w);
 }
 
+void ckpt_entries_free(struct ckpt_entry *entries, size_t n) {
+    for (size_t i = 0; entries && i < n; i++) {
+        MEM_FREE_ALL(entries[i].key, entries[i].owned);
+    }
+    mem_free(entries);
+}
+
 void ckpt_writer_free(struct ckpt_writer *w) {
     if (!w) {
         return;
     }
-    for (size_t i = 0; i < w->n; i++) {
-        mem_free(w->entries[i].key);
-        mem_free(w->entries[i].owned);
-    }
-    mem_free(w->entries);
+    ckpt_entries_free(w->entries, w->n);
     memset(w, 0, sizeof *w);
 }
 
@@ -259,7 +249,7 @@ static int sink_write(void *data, const char *buf, size_t len) {
             s->err = errno ? errno : EIO;
             return -1;
         }
-        s->crc = crc_update(s->crc, buf, len);
+        s->crc = ckpt_crc32(s->crc, buf, len);
     }
     s->n += len;
     return 0;
@@ -355,7 +345,7 @@ int ckpt_save(const struct ckpt_writer *w, const char *path, char *err, size_t e
     memcpy(tmp + plen, ".tmp", 5);
     const char *step = "create", *hint = "check that the directory exists and is writable";
     int e = 0;
-    uint8_t head[CKPT_HEADER_SIZE], tail[TRAILER_SIZE];
+    uint8_t head[CKPT_HEADER_SIZE], tail[CKPT_TRAILER_SIZE];
     fill_header(head, CKPT_VERSION, count.n);
 
     FILE *f = fopen(tmp, "wb");

@@ -35,6 +35,7 @@
 #define CKPT_MAGIC       "FLOQCKPT" /* 8 bytes, no NUL */
 #define CKPT_VERSION     1          /* the format version this build writes and reads */
 #define CKPT_HEADER_SIZE 24         /* magic, version, payload length, header CRC-32 */
+#define CKPT_TRAILER_SIZE 4         /* CRC-32 of header + payload */
 #define CKPT_MAX_DIMS    4          /* float32 arrays have 0..4 dimensions */
 #define CKPT_MAX_KEY     255        /* keys are 1..255 bytes, no NUL */
 #define CKPT_MAX_ENTRIES 4096       /* entries per file */
@@ -129,6 +130,14 @@ int ckpt_get_bytes(const struct ckpt *c, const char *key, const void **data, siz
 /* copies exactly n bytes into out; -1 if the entry has another size */
 int ckpt_get_bytes_exact(const struct ckpt *c, const char *key, void *out, size_t n, char *err,
                          size_t errsz);
+
+/* ---- shared by the writer and the reader ------------------------------------------------ */
+
+/* frees entries[0..n) (their keys and owned values) and the array; NULL is fine */
+void ckpt_entries_free(struct ckpt_entry *entries, size_t n);
+/* zlib's CRC-32 of n bytes (any n), chained from crc (start with 0): the checksum of the header
+ * and of the whole file (Python's zlib.crc32 gives the same) */
+uint32_t ckpt_crc32(uint32_t crc, const void *data, size_t n);
 
 /* ---- run directories -------------------------------------------------------------------- */
 

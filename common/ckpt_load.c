@@ -10,23 +10,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <zlib.h>
 
-#define TRAILER_SIZE 4 /* CRC-32 of header + payload */
-#define MIN_FILE     (CKPT_HEADER_SIZE + 1 + TRAILER_SIZE)
-
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errsz, const char *fmt, ...) {
-    if (!err || errsz == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
+#define MIN_FILE     (CKPT_HEADER_SIZE + 1 + CKPT_TRAILER_SIZE)
 
 static uint64_t get_le(const uint8_t *p, int nbytes) {
     uint64_t v = 0;
@@ -34,18 +19,6 @@ static uint64_t get_le(const uint8_t *p, int nbytes) {
         v = (v << 8) | p[i];
     }
     return v;
-}
-
-/* zlib's crc32 takes a 32-bit length: feed it in 1 GiB pieces */
-static uint32_t crc_update(uint32_t crc, const void *data, size_t n) {
-    const Bytef *p = data;
-    while (n > 0) {
-        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        crc = (uint32_t)crc32(crc, p, k);
-        p += k;
-        n -= k;
-    }
-    return crc;
 }
 
 /* ---- bounded msgpack reader ---------------------------------------------------------------
@@ -404,11 +377,7 @@ void ckpt_free(struct ckpt *c) {
     if (!c) {
         return;
     }
-    for (size_t i = 0; i < c->n; i++) {
-        mem_free(c->entries[i].key);
-        mem_free(c->entries[i].owned);
-    }
-    mem_free(c->entries);
+    ckpt_entries_free(c->entries, c->n);
     mem_free(c->path);
     memset(c, 0, sizeof *c);
 }
@@ -429,7 +398,7 @@ static int check_header(const char *path, const uint8_t *h, size_t got, uint64_t
                MIN_FILE, fix);
         return -1;
     }
-    if (crc_update(0, h, 20) != (uint32_t)get_le(h + 20, 4)) {
+    if (ckpt_crc32(0, h, 20) != (uint32_t)get_le(h + 20, 4)) {
         seterr(err, errsz, "ckpt: %s has a corrupt header (CRC-32 mismatch); %s", path, fix);
         return -1;
     }
@@ -442,11 +411,11 @@ static int check_header(const char *path, const uint8_t *h, size_t got, uint64_t
         return -1;
     }
     uint64_t L = get_le(h + 12, 8);
-    if (L > UINT64_MAX - CKPT_HEADER_SIZE - TRAILER_SIZE) {
+    if (L > UINT64_MAX - CKPT_HEADER_SIZE - CKPT_TRAILER_SIZE) {
         seterr(err, errsz, "ckpt: %s is corrupt (payload length %" PRIu64 "); %s", path, L, fix);
         return -1;
     }
-    uint64_t total = L + CKPT_HEADER_SIZE + TRAILER_SIZE;
+    uint64_t total = L + CKPT_HEADER_SIZE + CKPT_TRAILER_SIZE;
     if (size < total) {
         seterr(err, errsz, "ckpt: %s is truncated (%" PRIu64 " of %" PRIu64 " bytes); %s", path,
                size, total, fix);
@@ -468,22 +437,16 @@ static int check_header(const char *path, const uint8_t *h, size_t got, uint64_t
 
 int ckpt_load(struct ckpt *c, const char *path, char *err, size_t errsz) {
     memset(c, 0, sizeof *c);
-    FILE *f = fopen(path, "rb");
+    uint64_t size;
+    FILE *f = fopen_regular(path, "ckpt", "pass a ckpt-<step>.ckpt file", &size, err, errsz);
     if (!f) {
-        seterr(err, errsz, "ckpt: cannot open %s: %s; check the path", path, strerror(errno));
         return -1;
     }
-    struct stat st;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-        seterr(err, errsz, "ckpt: %s is not a regular file; pass a ckpt-<step>.ckpt file", path);
-        fclose(f);
-        return -1;
-    }
-    uint8_t head[CKPT_HEADER_SIZE], tail[TRAILER_SIZE];
+    uint8_t head[CKPT_HEADER_SIZE], tail[CKPT_TRAILER_SIZE];
     size_t got = fread(head, 1, sizeof head, f);
     uint64_t L = 0;
     uint8_t *buf = NULL;
-    if (check_header(path, head, got, (uint64_t)st.st_size, &L, err, errsz)) {
+    if (check_header(path, head, got, size, &L, err, errsz)) {
         goto fail;
     }
     buf = mem_alloc((size_t)L);
@@ -492,7 +455,7 @@ int ckpt_load(struct ckpt *c, const char *path, char *err, size_t errsz) {
                ferror(f) ? strerror(errno) : "it got shorter while reading");
         goto fail;
     }
-    uint32_t crc = crc_update(crc_update(0, head, sizeof head), buf, (size_t)L);
+    uint32_t crc = ckpt_crc32(ckpt_crc32(0, head, sizeof head), buf, (size_t)L);
     uint32_t stored = (uint32_t)get_le(tail, 4);
     if (crc != stored) {
         seterr(err, errsz,

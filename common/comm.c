@@ -21,18 +21,28 @@ static int g_rank, g_size = 1, g_inited;
 static pthread_t g_thread;
 static atomic_int g_run, g_pending;
 
-static void *progress_main(void *arg) {
-    (void)arg;
+static void *progress_main(void *comm) {
+    MPI_Comm *prog = comm;
     while (atomic_load(&g_run)) {
         if (atomic_load(&g_pending) > 0) {
             int flag;
-            MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, g_prog, &flag, MPI_STATUS_IGNORE);
+            MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, *prog, &flag, MPI_STATUS_IGNORE);
             sleep_us(100);
         } else {
             sleep_us(1000);
         }
     }
     return NULL;
+}
+
+int comm_launched(void) {
+    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"};
+    for (size_t i = 0; i < FLOQ_ARRAY_LEN(vars); i++) {
+        if (getenv(vars[i])) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int comm_init(int *argc, char ***argv) {
@@ -54,7 +64,7 @@ int comm_init(int *argc, char ***argv) {
     log_set_rank(g_rank);
     if (prov == MPI_THREAD_MULTIPLE && g_size > 1 && !getenv("FLOQ_NO_PROGRESS_THREAD")) {
         atomic_store(&g_run, 1);
-        if (pthread_create(&g_thread, NULL, progress_main, NULL) != 0) {
+        if (pthread_create(&g_thread, NULL, progress_main, &g_prog) != 0) {
             atomic_store(&g_run, 0);
         }
     }
@@ -95,12 +105,17 @@ _Noreturn void comm_abort(int code) {
     exit(code);
 }
 
-int comm_isend(struct comm_req *r, int dest, int tag, const void *buf, size_t n) {
-    FLOQ_ASSERT(!r->active && n <= (size_t)INT32_MAX);
+/* one MPI request slot per comm_req, allocated on first use; a started request counts as
+ * pending for the progress thread until a test sees it complete */
+static MPI_Request *req_start(struct comm_req *r) {
+    FLOQ_ASSERT(!r->active);
     if (!r->mpi) {
         r->mpi = mem_alloc(sizeof(MPI_Request));
     }
-    int rc = MPI_Isend(buf, (int)n, MPI_BYTE, dest, tag, g_p2p, (MPI_Request *)r->mpi);
+    return (MPI_Request *)r->mpi;
+}
+
+static int req_started(struct comm_req *r, int rc) {
     r->active = rc == MPI_SUCCESS;
     if (r->active) {
         atomic_fetch_add(&g_pending, 1);
@@ -127,6 +142,24 @@ void comm_wait(struct comm_req *r) {
             sleep_us(50);
         }
     }
+}
+
+void comm_req_free(struct comm_req *r) {
+    mem_free(r->mpi);
+    r->mpi = NULL;
+    r->active = 0;
+}
+
+int comm_isend(struct comm_req *r, int dest, int tag, const void *buf, size_t n) {
+    FLOQ_ASSERT(n <= (size_t)INT32_MAX);
+    MPI_Request *q = req_start(r);
+    return req_started(r, MPI_Isend(buf, (int)n, MPI_BYTE, dest, tag, g_p2p, q));
+}
+
+int comm_ibcast(struct comm_req *r, void *buf, size_t n) {
+    FLOQ_ASSERT(n <= (size_t)INT32_MAX);
+    MPI_Request *q = req_start(r);
+    return req_started(r, MPI_Ibcast(buf, (int)n, MPI_BYTE, 0, g_bc, q));
 }
 
 int comm_poll(int src, int tag, int *from, int *tag_out, size_t *n) {
@@ -166,52 +199,6 @@ int comm_recv(void *buf, size_t cap, int from, int tag, size_t *n) {
     return rc == MPI_SUCCESS ? 0 : -1;
 }
 
-int comm_ibcast(struct comm_bcast *b, void *buf, size_t n) {
-    FLOQ_ASSERT(!b->active && n <= (size_t)INT32_MAX);
-    if (!b->mpi) {
-        b->mpi = mem_alloc(sizeof(MPI_Request));
-    }
-    int rc = MPI_Ibcast(buf, (int)n, MPI_BYTE, 0, g_bc, (MPI_Request *)b->mpi);
-    b->active = rc == MPI_SUCCESS;
-    if (b->active) {
-        atomic_fetch_add(&g_pending, 1);
-    }
-    return rc == MPI_SUCCESS ? 0 : -1;
-}
-
-int comm_bcast_test(struct comm_bcast *b) {
-    if (!b->active) {
-        return 1;
-    }
-    int done = 0;
-    MPI_Test((MPI_Request *)b->mpi, &done, MPI_STATUS_IGNORE);
-    if (done) {
-        b->active = 0;
-        atomic_fetch_sub(&g_pending, 1);
-    }
-    return done;
-}
-
-void comm_bcast_wait(struct comm_bcast *b) {
-    for (int spin = 0; !comm_bcast_test(b); spin++) {
-        if (spin > 200) {
-            sleep_us(50);
-        }
-    }
-}
-
 double comm_wtime(void) {
     return MPI_Wtime();
-}
-
-void comm_req_free(struct comm_req *r) {
-    mem_free(r->mpi);
-    r->mpi = NULL;
-    r->active = 0;
-}
-
-void comm_bcast_free(struct comm_bcast *b) {
-    mem_free(b->mpi);
-    b->mpi = NULL;
-    b->active = 0;
 }

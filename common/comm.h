@@ -14,6 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* 1 when a launcher (mpirun, srun) started this process, so it is one rank of a job; without
+ * one, floq runs as a single process and never starts MPI */
+int comm_launched(void);
 /* initialises MPI (once); returns 0, or -1 when MPI cannot start */
 int comm_init(int *argc, char ***argv);
 int comm_initialized(void);
@@ -23,17 +26,21 @@ int comm_size(void);
 /* ends the whole job with code (all ranks) */
 _Noreturn void comm_abort(int code);
 
-/* ---- point to point ---- */
+/* ---- requests: a nonblocking send or broadcast in flight ---- */
 struct comm_req {
     void *mpi; /* MPI_Request, opaque here */
     int active;
 };
-/* nonblocking send of n bytes; buf must stay untouched until comm_test says done */
-int comm_isend(struct comm_req *r, int dest, int tag, const void *buf, size_t n);
 /* 1 when the request completed (or none was active), 0 while in flight */
 int comm_test(struct comm_req *r);
 /* waits (sleep-polling) until done */
 void comm_wait(struct comm_req *r);
+/* frees the request handle (after completion); a zeroed request is fine */
+void comm_req_free(struct comm_req *r);
+
+/* ---- point to point ---- */
+/* nonblocking send of n bytes; buf must stay untouched until comm_test says done */
+int comm_isend(struct comm_req *r, int dest, int tag, const void *buf, size_t n);
 /* is a message waiting? from src (-1: any) with tag (-1: any); fills its source, tag, size */
 int comm_poll(int src, int tag, int *from, int *tag_out, size_t *n);
 /* receives the waiting message (from, tag) into buf. A message larger than cap is consumed and
@@ -41,19 +48,8 @@ int comm_poll(int src, int tag, int *from, int *tag_out, size_t *n);
 int comm_recv(void *buf, size_t cap, int from, int tag, size_t *n);
 
 /* ---- broadcast channel (rank 0 is the root) ---- */
-struct comm_bcast {
-    void *mpi; /* MPI_Request */
-    int active;
-};
 /* starts an MPI_Ibcast of n bytes of buf from rank 0; every rank calls it in the same order */
-int comm_ibcast(struct comm_bcast *b, void *buf, size_t n);
-/* 1 when complete (or none active) */
-int comm_bcast_test(struct comm_bcast *b);
-void comm_bcast_wait(struct comm_bcast *b);
-
-/* frees the request handles (after completion) */
-void comm_req_free(struct comm_req *r);
-void comm_bcast_free(struct comm_bcast *b);
+int comm_ibcast(struct comm_req *r, void *buf, size_t n);
 
 double comm_wtime(void);
 

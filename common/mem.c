@@ -26,6 +26,12 @@ void mem_free(void *p) {
     free(p);
 }
 
+void mem_free_n(void *const *blocks, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(blocks[i]);
+    }
+}
+
 uint64_t mem_alloc_count(void) {
     return atomic_load(&g_count);
 }

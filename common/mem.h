@@ -2,6 +2,7 @@
  *
  *   float *x = mem_alloc(n * sizeof(float));   // 64-byte aligned, zeroed; aborts on OOM
  *   mem_free(x);                               // NULL ok
+ *   MEM_FREE_ALL(a, b, c);                     // several at once
  *   uint64_t before = mem_alloc_count();
  */
 #ifndef FLOQ_MEM_H
@@ -15,6 +16,11 @@
 void *mem_alloc(size_t n);
 /* frees a block from mem_alloc; NULL is ignored */
 void mem_free(void *p);
+/* frees n blocks from mem_alloc; NULL entries are ignored */
+void mem_free_n(void *const *blocks, size_t n);
+/* MEM_FREE_ALL(a, b, c) frees every listed block (a struct's buffers in one line) */
+#define MEM_FREE_ALL(...)                                                                          \
+    mem_free_n((void *const[]){__VA_ARGS__}, sizeof((void *const[]){__VA_ARGS__}) / sizeof(void *))
 /* number of mem_alloc calls so far in this process */
 uint64_t mem_alloc_count(void);
 /* strdup through mem_alloc */

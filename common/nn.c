@@ -121,15 +121,9 @@ void mlp_tape_init(struct mlp_tape *t, const struct mlp *net, int maxB) {
 
 void mlp_tape_free(struct mlp_tape *t) {
     for (int l = 0; l < MLP_MAX_HIDDEN; l++) {
-        mem_free(t->a[l]);
-        mem_free(t->y[l]);
-        mem_free(t->xh[l]);
-        mem_free(t->mean[l]);
-        mem_free(t->rstd[l]);
+        MEM_FREE_ALL(t->a[l], t->y[l], t->xh[l], t->mean[l], t->rstd[l]);
     }
-    mem_free(t->out);
-    mem_free(t->d0);
-    mem_free(t->d1);
+    MEM_FREE_ALL(t->out, t->d0, t->d1);
     memset(t, 0, sizeof *t);
 }
 

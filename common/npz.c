@@ -2,7 +2,6 @@
 #include "common/npz.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/util.h"
 
 /* largest .npy header we accept (numpy itself refuses more than 10000 bytes by default) */
 #define NPY_MAX_HEADER (1u << 20)
@@ -24,17 +24,6 @@ static const struct {
     [NPY_F4] = {"<f4", 4}, [NPY_F8] = {"<f8", 8}, [NPY_I4] = {"<i4", 4},
     [NPY_I8] = {"<i8", 8}, [NPY_U1] = {"|u1", 1}, [NPY_B1] = {"|b1", 1},
 };
-
-__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errsz, const char *fmt,
-                                                         ...) {
-    if (!err || errsz == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
 
 size_t npy_dtype_size(enum npy_dtype t) {
     return (unsigned)t < sizeof dtypes / sizeof dtypes[0] ? dtypes[t].size : 0;
@@ -431,18 +420,12 @@ int npy_parse(struct npy_array *a, const void *buf, size_t len, const char *what
 
 int npy_load(struct npy_array *a, const char *path, char *err, size_t errsz) {
     memset(a, 0, sizeof *a);
-    FILE *f = fopen(path, "rb");
+    uint64_t size;
+    FILE *f = fopen_regular(path, "npy", NULL, &size, err, errsz);
     if (!f) {
-        seterr(err, errsz, "npy: cannot open %s: %s", path, strerror(errno));
         return -1;
     }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        seterr(err, errsz, "npy: %s is not a regular file", path);
-        fclose(f);
-        return -1;
-    }
-    struct npy_src s = {file_read, f, (uint64_t)st.st_size, path};
+    struct npy_src s = {file_read, f, size, path};
     int rc = npy_read_src(a, &s, err, errsz);
     fclose(f);
     if (rc == 0) {

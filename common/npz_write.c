@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,20 +10,10 @@
 #include <zip.h>
 
 #include "common/mem.h"
+#include "common/util.h"
 
 /* fixed member time (2000-01-01) so the same arrays give the same bytes */
 #define NPZ_MTIME 946684800
-
-__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errsz, const char *fmt,
-                                                         ...) {
-    if (!err || errsz == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- writing ------------------------------------------------------------------------------ */
 
@@ -286,10 +275,7 @@ static void writer_free(struct npz_writer *w) {
     for (int i = 0; i < w->n; i++) {
         mem_free(w->m[i].name);
     }
-    mem_free(w->m);
-    mem_free(w->path);
-    mem_free(w->tmp);
-    mem_free(w);
+    MEM_FREE_ALL(w->m, w->path, w->tmp, w);
 }
 
 /* libzip deletes an archive with no entries; write the 22-byte empty ZIP numpy writes */

@@ -71,10 +71,6 @@ void param_zero_grad(struct param_block *p) {
 }
 
 void param_free(struct param_block *p) {
-    mem_free(p->views);
-    mem_free(p->w);
-    mem_free(p->g);
-    mem_free(p->m);
-    mem_free(p->v);
+    MEM_FREE_ALL(p->views, p->w, p->g, p->m, p->v);
     memset(p, 0, sizeof *p);
 }

@@ -3,7 +3,6 @@
 #include "common/proto.h"
 
 #include <msgpack.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,20 +24,8 @@ const char *proto_status_name(enum proto_status st) {
 
 const char *proto_kind_name(uint32_t kind) {
     static const char *const names[] = {"?",       "HELLO", "TRANSITIONS", "WEIGHTS",
-                                        "CONTROL", "ERROR", "BYE"};
+                                        "CONTROL", "ERROR", "BYE",         "SETUP"};
     return kind < FLOQ_ARRAY_LEN(names) ? names[kind] : "?";
-}
-
-static void set_err(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errsz, const char *fmt, ...) {
-    if (!err || errsz == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
 }
 
 /* ---- checksum: XXH64 with seed 0 (the published algorithm) ------------------------------- */
@@ -163,13 +150,13 @@ int proto_batch_init(struct proto_batch *b, uint32_t obs_dim, uint32_t act_dim, 
                      char *err, size_t errsz) {
     memset(b, 0, sizeof *b);
     if (obs_dim < 1 || obs_dim > PROTO_MAX_DIM || act_dim < 1 || act_dim > PROTO_MAX_DIM) {
-        set_err(err, errsz, "proto: batch dims obs %u act %u outside 1..%u", obs_dim, act_dim,
-                PROTO_MAX_DIM);
+        seterr(err, errsz, "proto: batch dims obs %u act %u outside 1..%u", obs_dim, act_dim,
+               PROTO_MAX_DIM);
         return -1;
     }
     if (cap < 1 || cap > PROTO_MAX_BATCH) {
-        set_err(err, errsz, "proto: batch capacity %u outside 1..%u; lower the batch size", cap,
-                PROTO_MAX_BATCH);
+        seterr(err, errsz, "proto: batch capacity %u outside 1..%u; lower the batch size", cap,
+               PROTO_MAX_BATCH);
         return -1;
     }
     b->obs_dim = obs_dim;
@@ -190,14 +177,7 @@ void proto_batch_free(struct proto_batch *b) {
     if (!b) {
         return;
     }
-    mem_free(b->obs);
-    mem_free(b->act);
-    mem_free(b->rew);
-    mem_free(b->terminal);
-    mem_free(b->mask);
-    mem_free(b->next_obs);
-    mem_free(b->wver);
-    mem_free(b->episodes);
+    MEM_FREE_ALL(b->obs, b->act, b->rew, b->terminal, b->mask, b->next_obs, b->wver, b->episodes);
     memset(b, 0, sizeof *b);
 }
 
@@ -261,7 +241,7 @@ int proto_encode_hello(struct proto_buf *out, const struct proto_hello *h, char 
                        size_t errsz) {
     size_t nl = strnlen(h->env_name, PROTO_MAX_NAME);
     if (nl == 0 || nl >= PROTO_MAX_NAME) {
-        set_err(err, errsz, "proto: env name must be 1..%d bytes", PROTO_MAX_NAME - 1);
+        seterr(err, errsz, "proto: env name must be 1..%d bytes", PROTO_MAX_NAME - 1);
         return -1;
     }
     msgpack_packer pk;
@@ -292,12 +272,12 @@ size_t proto_weights_bytes(size_t n_params) {
 int proto_encode_transitions(struct proto_buf *out, const struct proto_batch *b, char *err,
                              size_t errsz) {
     if (b->n < 1 || b->n > b->cap) {
-        set_err(err, errsz, "proto: TRANSITIONS needs 1..%u rows, batch has %u", b->cap, b->n);
+        seterr(err, errsz, "proto: TRANSITIONS needs 1..%u rows, batch has %u", b->cap, b->n);
         return -1;
     }
     if (b->n_episodes > b->n) {
-        set_err(err, errsz, "proto: TRANSITIONS has %u episodes for %u rows (at most one each)",
-                b->n_episodes, b->n);
+        seterr(err, errsz, "proto: TRANSITIONS has %u episodes for %u rows (at most one each)",
+               b->n_episodes, b->n);
         return -1;
     }
     size_t n = b->n, k = b->n_episodes, O = b->obs_dim, A = b->act_dim;
@@ -342,8 +322,8 @@ int proto_encode_transitions(struct proto_buf *out, const struct proto_batch *b,
 int proto_encode_weights(struct proto_buf *out, uint32_t wver, const float *params, size_t n_params,
                          char *err, size_t errsz) {
     if (n_params < 1 || n_params > PROTO_MAX_PARAMS) {
-        set_err(err, errsz, "proto: WEIGHTS of %zu params outside 1..%u", n_params,
-                PROTO_MAX_PARAMS);
+        seterr(err, errsz, "proto: WEIGHTS of %zu params outside 1..%u", n_params,
+               PROTO_MAX_PARAMS);
         return -1;
     }
     msgpack_packer pk;
@@ -358,7 +338,7 @@ int proto_encode_weights(struct proto_buf *out, uint32_t wver, const float *para
 int proto_encode_control(struct proto_buf *out, const struct proto_control *c, char *err,
                          size_t errsz) {
     if (c->cmd < PROTO_CTRL_ACCEPT || c->cmd > PROTO_CTRL_STOP) {
-        set_err(err, errsz, "proto: CONTROL command %u unknown", c->cmd);
+        seterr(err, errsz, "proto: CONTROL command %u unknown", c->cmd);
         return -1;
     }
     msgpack_packer pk;
@@ -372,8 +352,10 @@ int proto_encode_control(struct proto_buf *out, const struct proto_control *c, c
 
 int proto_encode_error(struct proto_buf *out, uint32_t code, const char *text, char *err,
                        size_t errsz) {
-    (void)err;
-    (void)errsz;
+    if (code == PROTO_OK) {
+        seterr(err, errsz, "proto: an ERROR needs a failure code, not %u (ok)", code);
+        return -1;
+    }
     size_t tl = text ? strnlen(text, PROTO_MAX_TEXT - 1) : 0;
     msgpack_packer pk;
     enc_begin(out, &pk, PROTO_KIND_ERROR, PROTO_FIELDS_ERROR, PROTO_SMALL_BYTES);
@@ -384,8 +366,10 @@ int proto_encode_error(struct proto_buf *out, uint32_t code, const char *text, c
 }
 
 int proto_encode_bye(struct proto_buf *out, const struct proto_bye *b, char *err, size_t errsz) {
-    (void)err;
-    (void)errsz;
+    if (b->rank < 1 || b->rank > INT32_MAX) {
+        seterr(err, errsz, "proto: BYE rank %u outside 1..%d", b->rank, INT32_MAX);
+        return -1;
+    }
     msgpack_packer pk;
     enc_begin(out, &pk, PROTO_KIND_BYE, PROTO_FIELDS_BYE, PROTO_SMALL_BYTES);
     msgpack_pack_uint32(&pk, b->rank);
@@ -394,4 +378,76 @@ int proto_encode_bye(struct proto_buf *out, const struct proto_bye *b, char *err
     msgpack_pack_uint64(&pk, b->episodes);
     enc_end(out, &pk);
     return 0;
+}
+
+int proto_encode_setup(struct proto_buf *out, const struct proto_setup *s, char *err,
+                       size_t errsz) {
+    size_t nl = strnlen(s->env_name, PROTO_MAX_NAME);
+    if (nl == 0 || nl >= PROTO_MAX_NAME) {
+        seterr(err, errsz, "proto: env name must be 1..%d bytes", PROTO_MAX_NAME - 1);
+        return -1;
+    }
+    const struct policy_cfg *p = &s->policy;
+    if (p->n_hidden < 1 || p->n_hidden > MLP_MAX_HIDDEN) {
+        seterr(err, errsz, "proto: SETUP policy of %d hidden layers, allowed 1..%d", p->n_hidden,
+               MLP_MAX_HIDDEN);
+        return -1;
+    }
+    uint32_t hidden[MLP_MAX_HIDDEN];
+    for (int i = 0; i < p->n_hidden; i++) {
+        hidden[i] = (uint32_t)p->hidden[i];
+    }
+    msgpack_packer pk;
+    enc_begin(out, &pk, PROTO_KIND_SETUP, PROTO_FIELDS_SETUP, PROTO_SMALL_BYTES);
+    msgpack_pack_str_with_body(&pk, s->env_name, nl);
+    msgpack_pack_uint32(&pk, s->num_envs);
+    msgpack_pack_uint64(&pk, s->seed);
+    msgpack_pack_uint32(&pk, s->max_batch);
+    msgpack_pack_uint32(&pk, s->n_params);
+    msgpack_pack_uint32(&pk, (uint32_t)p->obs_dim);
+    msgpack_pack_uint32(&pk, (uint32_t)p->act_dim);
+    enc_bin(out, &pk, hidden, 4 * (size_t)p->n_hidden);
+    msgpack_pack_uint32(&pk, (uint32_t)p->layer_norm);
+    msgpack_pack_uint32(&pk, (uint32_t)p->gelu_exact);
+    enc_end(out, &pk);
+    return 0;
+}
+
+/* ---- broadcast frames ---------------------------------------------------------------------- */
+
+size_t proto_frame_bytes(size_t max_msg) {
+    return PROTO_FRAME_HEADER + max_msg;
+}
+
+static void frame_set_len(unsigned char *frame, uint64_t len) {
+    for (int i = 0; i < PROTO_FRAME_HEADER; i++) {
+        frame[i] = (unsigned char)(len >> (8 * i));
+    }
+}
+
+void proto_frame_put(unsigned char *frame, size_t frame_bytes, const struct proto_buf *msg) {
+    FLOQ_ASSERT(msg->size >= 1 && msg->size <= frame_bytes - PROTO_FRAME_HEADER);
+    frame_set_len(frame, msg->size);
+    memcpy(frame + PROTO_FRAME_HEADER, msg->data, msg->size);
+}
+
+void proto_frame_close(unsigned char *frame) {
+    frame_set_len(frame, 0);
+}
+
+int proto_frame_get(const unsigned char *frame, size_t frame_bytes, const unsigned char **msg,
+                    size_t *len) {
+    uint64_t n = 0;
+    for (int i = PROTO_FRAME_HEADER - 1; i >= 0; i--) {
+        n = n << 8 | frame[i];
+    }
+    if (n == 0) {
+        return 0;
+    }
+    if (n > frame_bytes - PROTO_FRAME_HEADER) {
+        return -1;
+    }
+    *msg = frame + PROTO_FRAME_HEADER;
+    *len = (size_t)n;
+    return 1;
 }

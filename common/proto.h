@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/policy.h"
+
 #define PROTO_VERSION     1u
 #define PROTO_MAX_DIM     65536u     /* obs_dim, act_dim */
 #define PROTO_MAX_BATCH   65536u     /* transitions per TRANSITIONS message */
@@ -35,7 +37,7 @@
 #define PROTO_MAX_PARAMS  (1u << 28) /* floats in WEIGHTS (1 GiB) */
 #define PROTO_MAX_NAME    64         /* env name buffer, NUL included */
 #define PROTO_MAX_TEXT    256        /* ERROR text buffer, NUL included */
-#define PROTO_SMALL_BYTES 512        /* upper bound of HELLO, CONTROL, ERROR and BYE */
+#define PROTO_SMALL_BYTES 512        /* upper bound of HELLO, CONTROL, ERROR, BYE and SETUP */
 
 /* elements per message in this version (version, kind, ..., checksum), and the checksum field:
  * always 0xcf + 8 bytes big-endian, the message's last bytes */
@@ -46,6 +48,7 @@ enum proto_fields {
     PROTO_FIELDS_CONTROL = 6,
     PROTO_FIELDS_ERROR = 5,
     PROTO_FIELDS_BYE = 7,
+    PROTO_FIELDS_SETUP = 13,
 };
 #define PROTO_CHECKSUM_BYTES 9
 
@@ -57,9 +60,10 @@ enum proto_kind {
     PROTO_KIND_CONTROL = 4,     /* learner → actor: accept, credits, stop */
     PROTO_KIND_ERROR = 5,       /* either way: fatal refusal with a reason (layout frozen) */
     PROTO_KIND_BYE = 6,         /* actor → learner, last message */
+    PROTO_KIND_SETUP = 7,       /* learner → actors (broadcast), once: what to run */
 };
 
-/* MPI tags for comm: tag = PROTO_TAG_BASE + kind */
+/* MPI tags for comm: tag = PROTO_TAG_BASE + kind (SETUP and WEIGHTS travel by broadcast) */
 #define PROTO_TAG_BASE 1000
 enum proto_tag {
     PROTO_TAG_HELLO = PROTO_TAG_BASE + PROTO_KIND_HELLO,
@@ -176,6 +180,16 @@ struct proto_error {
     char text[PROTO_MAX_TEXT]; /* NUL-terminated, non-printable bytes replaced by '?' */
 };
 
+/* what every actor rank runs, broadcast once by the learner when the online phase starts */
+struct proto_setup {
+    char env_name[PROTO_MAX_NAME]; /* NUL-terminated, printable ASCII */
+    uint32_t num_envs;             /* E envs per actor rank */
+    uint64_t seed;                 /* the run's seed; each actor derives its own with its rank */
+    uint32_t max_batch;            /* most transitions per TRANSITIONS message */
+    uint32_t n_params;             /* floats of the policy block (what WEIGHTS carries) */
+    struct policy_cfg policy;      /* the network the weights belong to */
+};
+
 /* Encoders replace out's content with one message. They check sizes (names, n <= cap, n >= 1,
  * k <= n), not values: NaN encodes, so tests can send it. Return 0, or -1 with err. */
 int proto_encode_hello(struct proto_buf *out, const struct proto_hello *h, char *err, size_t errsz);
@@ -187,10 +201,13 @@ int proto_encode_weights(struct proto_buf *out, uint32_t wver, const float *para
                          char *err, size_t errsz);
 int proto_encode_control(struct proto_buf *out, const struct proto_control *c, char *err,
                          size_t errsz);
-/* text is truncated to PROTO_MAX_TEXT - 1 bytes */
+/* code must not be PROTO_OK; text is truncated to PROTO_MAX_TEXT - 1 bytes */
 int proto_encode_error(struct proto_buf *out, uint32_t code, const char *text, char *err,
                        size_t errsz);
+/* the rank must be an actor's, 1..2^31-1 */
 int proto_encode_bye(struct proto_buf *out, const struct proto_bye *b, char *err, size_t errsz);
+/* fails on an env name of 0 or >= PROTO_MAX_NAME bytes or a policy depth outside 1..8 */
+int proto_encode_setup(struct proto_buf *out, const struct proto_setup *s, char *err, size_t errsz);
 
 /* upper bounds of message sizes, for receive buffers and MPI_Get_count refusals */
 size_t proto_transitions_max_bytes(uint32_t obs_dim, uint32_t act_dim, uint32_t max_batch);
@@ -268,6 +285,27 @@ enum proto_status proto_decode_error(struct proto_error *out, const void *msg, s
                                      char *err, size_t errsz);
 enum proto_status proto_decode_bye(struct proto_bye *out, const void *msg, size_t len, char *err,
                                    size_t errsz);
+/* structure, checksum and ranges (policy_check's ranges included); the actor compares the
+ * policy's parameter count with n_params itself */
+enum proto_status proto_decode_setup(struct proto_setup *out, const void *msg, size_t len,
+                                     char *err, size_t errsz);
+
+/* ---- broadcast frames -----------------------------------------------------------------------
+ * A broadcast moves the same number of bytes on every rank, so rank 0 puts a message into a
+ * frame of the channel's fixed size: an 8-byte little-endian length, then the message bytes.
+ * Length 0 closes the channel (no online phase after SETUP; the end of the run after WEIGHTS). */
+
+#define PROTO_FRAME_HEADER 8
+/* bytes of a frame for messages of up to max_msg bytes */
+size_t proto_frame_bytes(size_t max_msg);
+/* writes msg into frame (frame_bytes long; msg must fit) */
+void proto_frame_put(unsigned char *frame, size_t frame_bytes, const struct proto_buf *msg);
+/* writes the closing frame (length 0) */
+void proto_frame_close(unsigned char *frame);
+/* the message of a received frame: 1 with *msg, *len; 0 when it closes the channel; -1 when
+ * the length field exceeds the frame */
+int proto_frame_get(const unsigned char *frame, size_t frame_bytes, const unsigned char **msg,
+                    size_t *len);
 
 /* the message checksum: XXH64 with seed 0 of n bytes (data may be NULL when n == 0) */
 uint64_t proto_checksum(const void *data, size_t n);
@@ -287,11 +325,5 @@ struct proto_stats {
 /* counts st (PROTO_OK counts as accepted); a drop logs one warn line with the sender's rank and
  * err, at most one line per log_interval (later ones report how many were suppressed) */
 void proto_stats_count(struct proto_stats *s, enum proto_status st, int rank, const char *err);
-
-/* ---- benchmark ----------------------------------------------------------------------------- */
-
-/* `floq bench` section "proto": ingest (decode + validate + copy into replay-like rows) and
- * encode rates, Ant-like O=29 A=8, 256 transitions per message, with a memcpy reference */
-void bench_proto(void);
 
 #endif

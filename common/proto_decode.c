@@ -353,6 +353,25 @@ static enum proto_status check_flags(struct dec *d, const char *field, const uns
 
 /* ---- decoders ------------------------------------------------------------------------------ */
 
+/* an env name read with rd_blob: 1..PROTO_MAX_NAME-1 printable ASCII bytes, copied into out
+ * (NUL-terminated); checked after the other fields, as docs/protocol.md orders the checks */
+static enum proto_status check_name(struct dec *d, const char *field, const unsigned char *name,
+                                    size_t nl, char *out) {
+    if (nl < 1 || nl >= PROTO_MAX_NAME) {
+        return dec_fail(d, PROTO_ERR_SIZE, "%s is %zu bytes, allowed 1..%d", field, nl,
+                        PROTO_MAX_NAME - 1);
+    }
+    for (size_t i = 0; i < nl; i++) {
+        if (name[i] < 0x20 || name[i] > 0x7e) {
+            return dec_fail(d, PROTO_ERR_RANGE, "%s byte %zu is 0x%02x, expected printable ASCII",
+                            field, i, name[i]);
+        }
+    }
+    memcpy(out, name, nl);
+    out[nl] = 0;
+    return PROTO_OK;
+}
+
 enum proto_status proto_decode_hello(struct proto_hello *out, const void *msg, size_t len,
                                      char *err, size_t errsz) {
     struct dec d;
@@ -369,19 +388,7 @@ enum proto_status proto_decode_hello(struct proto_hello *out, const void *msg, s
     TRY(rd_u32(&d, "max_batch", 1, PROTO_MAX_BATCH, PROTO_ERR_SIZE, &h.max_batch));
     TRY(rd_uint(&d, "seed", &h.seed));
     TRY(dec_finish(&d));
-    if (nl < 1 || nl >= PROTO_MAX_NAME) {
-        return dec_fail(&d, PROTO_ERR_SIZE, "env_name is %zu bytes, allowed 1..%d", nl,
-                        PROTO_MAX_NAME - 1);
-    }
-    for (size_t i = 0; i < nl; i++) {
-        if (name[i] < 0x20 || name[i] > 0x7e) {
-            return dec_fail(&d, PROTO_ERR_RANGE,
-                            "env_name byte %zu is 0x%02x, expected printable "
-                            "ASCII",
-                            i, name[i]);
-        }
-    }
-    memcpy(h.env_name, name, nl);
+    TRY(check_name(&d, "env_name", name, nl, h.env_name));
     *out = h;
     return PROTO_OK;
 }
@@ -630,6 +637,48 @@ enum proto_status proto_decode_bye(struct proto_bye *out, const void *msg, size_
     TRY(rd_uint(&d, "episodes", &b.episodes));
     TRY(dec_finish(&d));
     *out = b;
+    return PROTO_OK;
+}
+
+enum proto_status proto_decode_setup(struct proto_setup *out, const void *msg, size_t len,
+                                     char *err, size_t errsz) {
+    struct dec d;
+    struct proto_setup s;
+    memset(&s, 0, sizeof s);
+    uint32_t obs_dim = 0, act_dim = 0, ln = 0, gelu = 0;
+    const unsigned char *name, *hidden;
+    size_t nl, hl;
+    TRY(dec_begin(&d, msg, len, PROTO_KIND_SETUP, PROTO_FIELDS_SETUP, 0, NULL, err, errsz));
+    TRY(rd_blob(&d, "env_name", 1, &name, &nl));
+    TRY(rd_u32(&d, "num_envs", 1, PROTO_MAX_ENVS, PROTO_ERR_RANGE, &s.num_envs));
+    TRY(rd_uint(&d, "seed", &s.seed));
+    TRY(rd_u32(&d, "max_batch", 1, PROTO_MAX_BATCH, PROTO_ERR_SIZE, &s.max_batch));
+    TRY(rd_u32(&d, "n_params", 1, PROTO_MAX_PARAMS, PROTO_ERR_SIZE, &s.n_params));
+    TRY(rd_u32(&d, "obs_dim", 1, PROTO_MAX_DIM, PROTO_ERR_SIZE, &obs_dim));
+    TRY(rd_u32(&d, "act_dim", 1, PROTO_MAX_DIM, PROTO_ERR_SIZE, &act_dim));
+    TRY(rd_blob(&d, "hidden", 0, &hidden, &hl));
+    if (hl % 4 != 0 || hl < 4 || hl > 4 * MLP_MAX_HIDDEN) {
+        return dec_fail(&d, PROTO_ERR_SIZE, "field 'hidden' is %zu bytes, expected 1..%d uint32",
+                        hl, MLP_MAX_HIDDEN);
+    }
+    TRY(rd_u32(&d, "layer_norm", 0, 1, PROTO_ERR_FLAG, &ln));
+    TRY(rd_u32(&d, "gelu_exact", 0, 1, PROTO_ERR_FLAG, &gelu));
+    TRY(dec_finish(&d));
+    TRY(check_name(&d, "env_name", name, nl, s.env_name));
+    struct policy_cfg *p = &s.policy;
+    p->obs_dim = (int)obs_dim, p->act_dim = (int)act_dim;
+    p->layer_norm = (int)ln, p->gelu_exact = (int)gelu;
+    p->n_hidden = (int)(hl / 4);
+    for (int i = 0; i < p->n_hidden; i++) {
+        uint32_t w;
+        memcpy(&w, hidden + 4 * (size_t)i, 4);
+        if (w < 1 || w > POLICY_MAX_WIDTH) {
+            return dec_fail(&d, PROTO_ERR_RANGE, "hidden[%d] is %u, allowed 1..%d", i, w,
+                            POLICY_MAX_WIDTH);
+        }
+        p->hidden[i] = (int)w;
+    }
+    *out = s;
     return PROTO_OK;
 }
 

@@ -25,7 +25,7 @@ struct rng rng_split(const struct rng *r, uint64_t id) {
     uint64_t x = id * 0xd1342543de82ef95ULL + 0x2545f4914f6cdd1dULL;
     for (int i = 0; i < 4; i++) {
         x ^= r->s[i];
-        (void)splitmix64(&x);
+        splitmix64(&x); /* advances x */
     }
     struct rng c;
     rng_seed(&c, splitmix64(&x));

@@ -1,9 +1,12 @@
 #include "common/util.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 _Noreturn void floq_assert_fail(const char *cond, const char *file, int line) {
@@ -78,4 +81,34 @@ uint64_t fnv1a64(uint64_t h, const void *data, size_t n) {
         h *= 0x100000001b3ULL;
     }
     return h;
+}
+
+void seterr(char *err, size_t errsz, const char *fmt, ...) {
+    if (!err || errsz == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsz, fmt, ap);
+    va_end(ap);
+}
+
+FILE *fopen_regular(const char *path, const char *who, const char *hint, uint64_t *size, char *err,
+                    size_t errsz) {
+    const char *sep = hint ? "; " : "", *h = hint ? hint : "";
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        seterr(err, errsz, "%s: cannot open %s: %s%s%s", who, path, strerror(errno), sep, h);
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        seterr(err, errsz, "%s: %s is not a regular file%s%s", who, path, sep, h);
+        fclose(f);
+        return NULL;
+    }
+    if (size) {
+        *size = (uint64_t)st.st_size;
+    }
+    return f;
 }

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define FLOQ_ASSERT(cond)                                                                          \
     do {                                                                                           \
@@ -42,6 +43,15 @@ int closest_name(const char *s, const char *const *names, int n);
 
 /* 1 if every value is finite */
 int all_finite(const float *x, size_t n);
+
+/* formats one line into err[errsz], the library-code error convention; err may be NULL */
+void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* opens path for binary reading when it is a regular file, its size into *size (NULL-able).
+ * NULL with "<who>: cannot open PATH: <strerror>" or "<who>: PATH is not a regular file" in err,
+ * followed by "; <hint>" when hint is not NULL */
+FILE *fopen_regular(const char *path, const char *who, const char *hint, uint64_t *size, char *err,
+                    size_t errsz);
 
 /* CRC-32C-free 64-bit checksum (FNV-1a 64) over bytes; chainable via h (start with 0) */
 uint64_t fnv1a64(uint64_t h, const void *data, size_t n);

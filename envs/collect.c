@@ -77,14 +77,7 @@ static size_t rows_push(struct rows *r) {
 }
 
 static void rows_free(struct rows *r) {
-    mem_free(r->obs);
-    mem_free(r->act);
-    mem_free(r->rew);
-    mem_free(r->nobs);
-    mem_free(r->qpos);
-    mem_free(r->qvel);
-    mem_free(r->term);
-    mem_free(r->tout);
+    MEM_FREE_ALL(r->obs, r->act, r->rew, r->nobs, r->qpos, r->qvel, r->term, r->tout);
     memset(r, 0, sizeof *r);
 }
 

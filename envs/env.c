@@ -218,14 +218,11 @@ void vecenv_free(struct vecenv *v) {
         mem_free(s->act);
         mem_free(s);
     }
-    mem_free(v->envs);
-    mem_free(v->obs);
-    mem_free(v->next_obs);
-    mem_free(v->rew);
-    mem_free(v->term);
-    mem_free(v->trunc);
-    mem_free(v->unstable);
-    mem_free(v->success);
-    mem_free(v->done);
+    MEM_FREE_ALL(v->envs, v->obs, v->next_obs, v->rew, v->term, v->trunc, v->unstable, v->success,
+                 v->done);
     memset(v, 0, sizeof *v);
+}
+
+const mjModel *vecenv_model(const struct vecenv *v) {
+    return env_shared_of(v)->m;
 }

@@ -27,6 +27,7 @@
 #include "common/rng.h"
 
 struct env;
+struct mjModel_;
 
 /* static description of an environment family member, resolved from its name */
 struct env_info {
@@ -76,9 +77,8 @@ void vecenv_reset(struct vecenv *v);
 void vecenv_step(struct vecenv *v, const float *actions /* (E,A) */);
 void vecenv_free(struct vecenv *v);
 
-/* `floq bench` section "envs": env steps/s per core for every registered env (one name per
- * model: singletask variants are skipped), E = 16 envs, batched random actions, beside the raw
- * mj_step rate of the same model in the same run / frame_skip (ratio = overhead factor) */
-void bench_envs(void);
+/* the MuJoCo model behind a vecenv (shared by its envs, read-only), or NULL for a non-MuJoCo
+ * env: for same-run references such as floq bench's raw mj_step rate */
+const struct mjModel_ *vecenv_model(const struct vecenv *v);
 
 #endif

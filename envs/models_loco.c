@@ -5,6 +5,64 @@
  */
 #include "envs/models_loco.h"
 
+/* pieces shared by the models (most by the planar walkers: hopper, walker2d, half cheetah) */
+
+/* the root: slide x, slide z, hinge y, unlimited and undamped; rootz_extra is inserted into
+ * rootz's attributes, rooty_pos is the hinge's position */
+#define PLANAR_ROOT(rootz_extra, rooty_pos)                                                        \
+    "      <joint armature=\"0\" axis=\"1 0 0\" damping=\"0\" limited=\"false\" name=\"rootx\""    \
+    " pos=\"0 0 0\" stiffness=\"0\" type=\"slide\"/>\n"                                            \
+    "      <joint armature=\"0\" axis=\"0 0 1\" damping=\"0\" limited=\"false\" name=\"rootz\""    \
+    " pos=\"0 0 0\"" rootz_extra " stiffness=\"0\" type=\"slide\"/>\n"                             \
+    "      <joint armature=\"0\" axis=\"0 1 0\" damping=\"0\" limited=\"false\" name=\"rooty\""    \
+    " pos=\"" rooty_pos "\" stiffness=\"0\" type=\"hinge\"/>\n"
+
+/* hopper's and walker2d's torso capsule (global coordinates) */
+#define WALKER_TORSO_GEOM                                                                          \
+    "      <geom friction=\"0.9\" fromto=\"0 0 1.45 0 0 1.05\" name=\"torso_geom\" size=\"0.05\""  \
+    " type=\"capsule\"/>\n"
+
+/* hopper's and walker2d's thigh and shin (global coordinates), up to the foot body; the names
+ * carry sfx ("" or "_left") */
+#define WALKER_THIGH_LEG(sfx)                                                                      \
+    "      <body name=\"thigh" sfx "\" pos=\"0 0 1.05\">\n"                                        \
+    "        <joint axis=\"0 -1 0\" name=\"thigh" sfx "_joint\" pos=\"0 0 1.05\" range=\"-150 0\"" \
+    " type=\"hinge\"/>\n"                                                                          \
+    "        <geom friction=\"0.9\" fromto=\"0 0 1.05 0 0 0.6\" name=\"thigh" sfx "_geom\""        \
+    " size=\"0.05\" type=\"capsule\"/>\n"                                                          \
+    "        <body name=\"leg" sfx "\" pos=\"0 0 0.35\">\n"                                        \
+    "          <joint axis=\"0 -1 0\" name=\"leg" sfx "_joint\" pos=\"0 0 0.6\" range=\"-150 0\""  \
+    " type=\"hinge\"/>\n"                                                                          \
+    "          <geom friction=\"0.9\" fromto=\"0 0 0.6 0 0 0.1\" name=\"leg" sfx "_geom\""         \
+    " size=\"0.04\" type=\"capsule\"/>\n"
+
+/* a whole hopper / walker2d leg: thigh, shin and foot (at foot_pos, with foot_friction, from
+ * foot_fromto) */
+#define WALKER_LEG(sfx, foot_pos, foot_friction, foot_fromto)                                      \
+    WALKER_THIGH_LEG(sfx)                                                                          \
+    "          <body name=\"foot" sfx "\" pos=\"" foot_pos "\">\n"                                 \
+    "            <joint axis=\"0 -1 0\" name=\"foot" sfx                                           \
+    "_joint\" pos=\"0 0 0.1\" range=\"-45 45\""                                                    \
+    " type=\"hinge\"/>\n"                                                                          \
+    "            <geom friction=\"" foot_friction "\" fromto=\"" foot_fromto "\" name=\"foot" sfx  \
+    "_geom\" size=\"0.06\" type=\"capsule\"/>\n"                                                   \
+    "          </body>\n"                                                                          \
+    "        </body>\n"                                                                            \
+    "      </body>\n"
+
+/* every model: closes the torso and the world body, opens the actuators */
+#define TORSO_END                                                                                  \
+    "    </body>\n"                                                                                \
+    "  </worldbody>\n"                                                                             \
+    "  <actuator>\n"
+
+/* a hopper / walker2d motor on joint with gear */
+#define WALKER_MOTOR(gear, joint)                                                                  \
+    "    <motor ctrllimited=\"true\" ctrlrange=\"-1.0 1.0\" gear=\"" gear "\" joint=\"" joint      \
+    "\"/>\n"
+
+/* the model texts concatenate strings with the macros above; clang-format would join them */
+/* clang-format off */
 /* hopper: global coordinates, degrees, RK4 at 0.002 s; root joints unlimited and undamped */
 const char models_loco_hopper_xml[] =
     "<mujoco model=\"hopper\">\n"
@@ -20,39 +78,13 @@ const char models_loco_hopper_xml[] =
     "    <geom conaffinity=\"1\" condim=\"3\" name=\"floor\" pos=\"0 0 0\" size=\"20 20 .125\""
     " type=\"plane\"/>\n"
     "    <body name=\"torso\" pos=\"0 0 1.25\">\n"
-    "      <joint armature=\"0\" axis=\"1 0 0\" damping=\"0\" limited=\"false\" name=\"rootx\""
-    " pos=\"0 0 0\" stiffness=\"0\" type=\"slide\"/>\n"
-    "      <joint armature=\"0\" axis=\"0 0 1\" damping=\"0\" limited=\"false\" name=\"rootz\""
-    " pos=\"0 0 0\" ref=\"1.25\" stiffness=\"0\" type=\"slide\"/>\n"
-    "      <joint armature=\"0\" axis=\"0 1 0\" damping=\"0\" limited=\"false\" name=\"rooty\""
-    " pos=\"0 0 1.25\" stiffness=\"0\" type=\"hinge\"/>\n"
-    "      <geom friction=\"0.9\" fromto=\"0 0 1.45 0 0 1.05\" name=\"torso_geom\" size=\"0.05\""
-    " type=\"capsule\"/>\n"
-    "      <body name=\"thigh\" pos=\"0 0 1.05\">\n"
-    "        <joint axis=\"0 -1 0\" name=\"thigh_joint\" pos=\"0 0 1.05\" range=\"-150 0\""
-    " type=\"hinge\"/>\n"
-    "        <geom friction=\"0.9\" fromto=\"0 0 1.05 0 0 0.6\" name=\"thigh_geom\" size=\"0.05\""
-    " type=\"capsule\"/>\n"
-    "        <body name=\"leg\" pos=\"0 0 0.35\">\n"
-    "          <joint axis=\"0 -1 0\" name=\"leg_joint\" pos=\"0 0 0.6\" range=\"-150 0\""
-    " type=\"hinge\"/>\n"
-    "          <geom friction=\"0.9\" fromto=\"0 0 0.6 0 0 0.1\" name=\"leg_geom\" size=\"0.04\""
-    " type=\"capsule\"/>\n"
-    "          <body name=\"foot\" pos=\"0.13 0 0\">\n"
-    "            <joint axis=\"0 -1 0\" name=\"foot_joint\" pos=\"0 0 0.1\" range=\"-45 45\""
-    " type=\"hinge\"/>\n"
-    "            <geom friction=\"2.0\" fromto=\"-0.13 0 0.1 0.26 0 0.1\" name=\"foot_geom\""
-    " size=\"0.06\" type=\"capsule\"/>\n"
-    "          </body>\n"
-    "        </body>\n"
-    "      </body>\n"
-    "    </body>\n"
-    "  </worldbody>\n"
-    "  <actuator>\n"
-    "    <motor ctrllimited=\"true\" ctrlrange=\"-1.0 1.0\" gear=\"200.0\" "
-    "joint=\"thigh_joint\"/>\n"
-    "    <motor ctrllimited=\"true\" ctrlrange=\"-1.0 1.0\" gear=\"200.0\" joint=\"leg_joint\"/>\n"
-    "    <motor ctrllimited=\"true\" ctrlrange=\"-1.0 1.0\" gear=\"200.0\" joint=\"foot_joint\"/>\n"
+    PLANAR_ROOT(" ref=\"1.25\"", "0 0 1.25")
+    WALKER_TORSO_GEOM
+    WALKER_LEG("", "0.13 0 0", "2.0", "-0.13 0 0.1 0.26 0 0.1")
+    TORSO_END
+    WALKER_MOTOR("200.0", "thigh_joint")
+    WALKER_MOTOR("200.0", "leg_joint")
+    WALKER_MOTOR("200.0", "foot_joint")
     "  </actuator>\n"
     "</mujoco>\n";
 
@@ -70,62 +102,17 @@ const char models_loco_walker2d_xml[] =
     "    <geom conaffinity=\"1\" condim=\"3\" name=\"floor\" pos=\"0 0 0\" size=\"40 40 40\""
     " type=\"plane\"/>\n"
     "    <body name=\"torso\" pos=\"0 0 1.25\">\n"
-    "      <joint armature=\"0\" axis=\"1 0 0\" damping=\"0\" limited=\"false\" name=\"rootx\""
-    " pos=\"0 0 0\" stiffness=\"0\" type=\"slide\"/>\n"
-    "      <joint armature=\"0\" axis=\"0 0 1\" damping=\"0\" limited=\"false\" name=\"rootz\""
-    " pos=\"0 0 0\" ref=\"1.25\" stiffness=\"0\" type=\"slide\"/>\n"
-    "      <joint armature=\"0\" axis=\"0 1 0\" damping=\"0\" limited=\"false\" name=\"rooty\""
-    " pos=\"0 0 1.25\" stiffness=\"0\" type=\"hinge\"/>\n"
-    "      <geom friction=\"0.9\" fromto=\"0 0 1.45 0 0 1.05\" name=\"torso_geom\" size=\"0.05\""
-    " type=\"capsule\"/>\n"
-    "      <body name=\"thigh\" pos=\"0 0 1.05\">\n"
-    "        <joint axis=\"0 -1 0\" name=\"thigh_joint\" pos=\"0 0 1.05\" range=\"-150 0\""
-    " type=\"hinge\"/>\n"
-    "        <geom friction=\"0.9\" fromto=\"0 0 1.05 0 0 0.6\" name=\"thigh_geom\" size=\"0.05\""
-    " type=\"capsule\"/>\n"
-    "        <body name=\"leg\" pos=\"0 0 0.35\">\n"
-    "          <joint axis=\"0 -1 0\" name=\"leg_joint\" pos=\"0 0 0.6\" range=\"-150 0\""
-    " type=\"hinge\"/>\n"
-    "          <geom friction=\"0.9\" fromto=\"0 0 0.6 0 0 0.1\" name=\"leg_geom\" size=\"0.04\""
-    " type=\"capsule\"/>\n"
-    "          <body name=\"foot\" pos=\"0.2 0 0\">\n"
-    "            <joint axis=\"0 -1 0\" name=\"foot_joint\" pos=\"0 0 0.1\" range=\"-45 45\""
-    " type=\"hinge\"/>\n"
-    "            <geom friction=\"0.9\" fromto=\"0 0 0.1 0.2 0 0.1\" name=\"foot_geom\""
-    " size=\"0.06\" type=\"capsule\"/>\n"
-    "          </body>\n"
-    "        </body>\n"
-    "      </body>\n"
-    "      <body name=\"thigh_left\" pos=\"0 0 1.05\">\n"
-    "        <joint axis=\"0 -1 0\" name=\"thigh_left_joint\" pos=\"0 0 1.05\" range=\"-150 0\""
-    " type=\"hinge\"/>\n"
-    "        <geom friction=\"0.9\" fromto=\"0 0 1.05 0 0 0.6\" name=\"thigh_left_geom\""
-    " size=\"0.05\" type=\"capsule\"/>\n"
-    "        <body name=\"leg_left\" pos=\"0 0 0.35\">\n"
-    "          <joint axis=\"0 -1 0\" name=\"leg_left_joint\" pos=\"0 0 0.6\" range=\"-150 0\""
-    " type=\"hinge\"/>\n"
-    "          <geom friction=\"0.9\" fromto=\"0 0 0.6 0 0 0.1\" name=\"leg_left_geom\""
-    " size=\"0.04\" type=\"capsule\"/>\n"
-    "          <body name=\"foot_left\" pos=\"0.2 0 0\">\n"
-    "            <joint axis=\"0 -1 0\" name=\"foot_left_joint\" pos=\"0 0 0.1\" range=\"-45 45\""
-    " type=\"hinge\"/>\n"
-    "            <geom friction=\"1.9\" fromto=\"0 0 0.1 0.2 0 0.1\" name=\"foot_left_geom\""
-    " size=\"0.06\" type=\"capsule\"/>\n"
-    "          </body>\n"
-    "        </body>\n"
-    "      </body>\n"
-    "    </body>\n"
-    "  </worldbody>\n"
-    "  <actuator>\n"
-    "    <motor ctrllimited=\"true\" ctrlrange=\"-1.0 1.0\" gear=\"100\" joint=\"thigh_joint\"/>\n"
-    "    <motor ctrllimited=\"true\" ctrlrange=\"-1.0 1.0\" gear=\"100\" joint=\"leg_joint\"/>\n"
-    "    <motor ctrllimited=\"true\" ctrlrange=\"-1.0 1.0\" gear=\"100\" joint=\"foot_joint\"/>\n"
-    "    <motor ctrllimited=\"true\" ctrlrange=\"-1.0 1.0\" gear=\"100\""
-    " joint=\"thigh_left_joint\"/>\n"
-    "    <motor ctrllimited=\"true\" ctrlrange=\"-1.0 1.0\" gear=\"100\" "
-    "joint=\"leg_left_joint\"/>\n"
-    "    <motor ctrllimited=\"true\" ctrlrange=\"-1.0 1.0\" gear=\"100\""
-    " joint=\"foot_left_joint\"/>\n"
+    PLANAR_ROOT(" ref=\"1.25\"", "0 0 1.25")
+    WALKER_TORSO_GEOM
+    WALKER_LEG("", "0.2 0 0", "0.9", "0 0 0.1 0.2 0 0.1")
+    WALKER_LEG("_left", "0.2 0 0", "1.9", "0 0 0.1 0.2 0 0.1")
+    TORSO_END
+    WALKER_MOTOR("100", "thigh_joint")
+    WALKER_MOTOR("100", "leg_joint")
+    WALKER_MOTOR("100", "foot_joint")
+    WALKER_MOTOR("100", "thigh_left_joint")
+    WALKER_MOTOR("100", "leg_left_joint")
+    WALKER_MOTOR("100", "foot_left_joint")
     "  </actuator>\n"
     "</mujoco>\n";
 
@@ -147,12 +134,7 @@ const char models_loco_halfcheetah_xml[] =
     "    <geom conaffinity=\"1\" condim=\"3\" name=\"floor\" pos=\"0 0 0\" size=\"40 40 40\""
     " type=\"plane\"/>\n"
     "    <body name=\"torso\" pos=\"0 0 .7\">\n"
-    "      <joint armature=\"0\" axis=\"1 0 0\" damping=\"0\" limited=\"false\" name=\"rootx\""
-    " pos=\"0 0 0\" stiffness=\"0\" type=\"slide\"/>\n"
-    "      <joint armature=\"0\" axis=\"0 0 1\" damping=\"0\" limited=\"false\" name=\"rootz\""
-    " pos=\"0 0 0\" stiffness=\"0\" type=\"slide\"/>\n"
-    "      <joint armature=\"0\" axis=\"0 1 0\" damping=\"0\" limited=\"false\" name=\"rooty\""
-    " pos=\"0 0 0\" stiffness=\"0\" type=\"hinge\"/>\n"
+    PLANAR_ROOT("", "0 0 0")
     "      <geom fromto=\"-.5 0 0 .5 0 0\" name=\"torso\" size=\"0.046\" type=\"capsule\"/>\n"
     "      <geom axisangle=\"0 1 0 .87\" name=\"head\" pos=\".6 0 .1\" size=\"0.046 .15\""
     " type=\"capsule\"/>\n"
@@ -192,9 +174,7 @@ const char models_loco_halfcheetah_xml[] =
     "          </body>\n"
     "        </body>\n"
     "      </body>\n"
-    "    </body>\n"
-    "  </worldbody>\n"
-    "  <actuator>\n"
+    TORSO_END
     "    <motor gear=\"120\" joint=\"bthigh\" name=\"bthigh\"/>\n"
     "    <motor gear=\"90\" joint=\"bshin\" name=\"bshin\"/>\n"
     "    <motor gear=\"60\" joint=\"bfoot\" name=\"bfoot\"/>\n"
@@ -285,9 +265,7 @@ const char models_loco_ant_xml[] =
     "          </body>\n"
     "        </body>\n"
     "      </body>\n"
-    "    </body>\n"
-    "  </worldbody>\n"
-    "  <actuator>\n"
+    TORSO_END
     "    <motor ctrllimited=\"true\" ctrlrange=\"-1.0 1.0\" joint=\"hip_4\" gear=\"150\"/>\n"
     "    <motor ctrllimited=\"true\" ctrlrange=\"-1.0 1.0\" joint=\"ankle_4\" gear=\"150\"/>\n"
     "    <motor ctrllimited=\"true\" ctrlrange=\"-1.0 1.0\" joint=\"hip_1\" gear=\"150\"/>\n"
@@ -298,3 +276,4 @@ const char models_loco_ant_xml[] =
     "    <motor ctrllimited=\"true\" ctrlrange=\"-1.0 1.0\" joint=\"ankle_3\" gear=\"150\"/>\n"
     "  </actuator>\n"
     "</mujoco>\n";
+/* clang-format on */

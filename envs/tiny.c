@@ -33,23 +33,24 @@ static int tiny_lookup(const char *name, struct env_info *info, int *variant) {
     return 1;
 }
 
+/* the observation is the state (x, v) */
+static void tiny_obs(const struct env_shared *s, const struct env *e, float *obs) {
+    env_copy_obs(obs, e->fs, s->info.obs_dim);
+}
+
 static void tiny_reset(const struct env_shared *s, struct env *e, float *obs) {
-    (void)s;
     e->fs[0] = -0.5 + 0.2 * (rng_uniform_d(&e->rng) - 0.5);
     e->fs[1] = 0.0;
-    obs[0] = (float)e->fs[0];
-    obs[1] = (float)e->fs[1];
+    tiny_obs(s, e, obs);
 }
 
 static void tiny_step(const struct env_shared *s, struct env *e, const float *action, float *obs,
                       struct env_step *out) {
-    (void)s;
     double v = 0.5 * e->fs[1] + 0.1 * (double)action[0];
     double x = e->fs[0] + v;
     e->fs[0] = x;
     e->fs[1] = v;
-    obs[0] = (float)x;
-    obs[1] = (float)v;
+    tiny_obs(s, e, obs);
     int success = fabs(x - TINY_GOAL) <= TINY_TOL;
     out->success = (float)success;
     out->reward = (float)success - 1.0f;

@@ -8,39 +8,48 @@
 #include "common/util.h"
 
 void agent_cfg_default(struct agent_cfg *c, int kind) {
-    memset(c, 0, sizeof *c);
-    c->kind = kind;
-    c->lr = 3e-4f;
-    c->batch_size = 256;
-    c->n_actor_hidden = c->n_value_hidden = 4;
-    for (int i = 0; i < 4; i++) {
-        c->actor_hidden[i] = c->value_hidden[i] = 512;
+    /* clang-format off */
+    *c = (struct agent_cfg){
+        .kind = kind, .lr = 3e-4f, .batch_size = 256, .discount = 0.99f, .tau = 0.005f,
+        /* networks: actors, critics (distilled / FQL), flow critic */
+        .actor_hidden = {512, 512, 512, 512}, .n_actor_hidden = 4, .actor_layer_norm = 0,
+        .value_hidden = {512, 512, 512, 512}, .n_value_hidden = 4, .layer_norm = 1,
+        .block_width = 512, .block_depth = 4, .activate_before_layernorm = 1, .gelu_exact = 0,
+        .flow_num_ensembles = 2, .distill_num_ensembles = 2,
+        /* losses */
+        .q_agg = Q_AGG_MEAN, .alpha = 10.0f, .actor_flow_steps = 10, .normalize_q_loss = 0,
+        /* the flow critic: noise, integration, embeddings, support */
+        .noise_samples = 8, .noise_coverage = 0.1f, .critic_flow_steps = 8,
+        .train_at_zero_only = 0, .embed_time = 1, .time_embed = TIME_EMBED_COS,
+        .use_prob_embed = 1, .num_bins = 51, .sigma = 16.0f, .reward_offset = 0.01f,
+        .r_min = -1.0f, .r_max = 0.0f};
+    /* clang-format on */
+}
+
+int agent_cfg_preset(struct agent_cfg *c, const char *preset, char *err, size_t errsz) {
+    int w;
+    if (strcmp(preset, "paper") == 0) {
+        return 0;
+    } else if (strcmp(preset, "small") == 0) {
+        w = 256;
+        c->noise_samples = 4;
+        c->critic_flow_steps = 4;
+    } else if (strcmp(preset, "tiny") == 0) {
+        w = 32;
+        c->noise_samples = 2;
+        c->critic_flow_steps = 3;
+        c->batch_size = 32;
+    } else {
+        snprintf(err, errsz, "--preset=%s: expected paper, small or tiny", preset);
+        return -1;
     }
-    c->layer_norm = 1;
-    c->actor_layer_norm = 0;
-    c->discount = 0.99f;
-    c->tau = 0.005f;
-    c->q_agg = Q_AGG_MEAN;
-    c->alpha = 10.0f;
-    c->actor_flow_steps = 10;
-    c->normalize_q_loss = 0;
-    c->flow_num_ensembles = c->distill_num_ensembles = 2;
-    c->noise_samples = 8;
-    c->noise_coverage = 0.1f;
-    c->critic_flow_steps = 8;
-    c->train_at_zero_only = 0;
-    c->embed_time = 1;
-    c->time_embed = TIME_EMBED_COS;
-    c->use_prob_embed = 1;
-    c->num_bins = 51;
-    c->sigma = 16.0f;
-    c->reward_offset = 0.01f;
-    c->block_width = 512;
-    c->block_depth = 4;
-    c->activate_before_layernorm = 1;
-    c->gelu_exact = 0;
-    c->r_min = -1.0f;
-    c->r_max = 0.0f;
+    /* two hidden layers of w units in every network */
+    c->n_actor_hidden = c->n_value_hidden = c->block_depth = 2;
+    for (int i = 0; i < 2; i++) {
+        c->actor_hidden[i] = c->value_hidden[i] = w;
+    }
+    c->block_width = w;
+    return 0;
 }
 
 int agent_cfg_check(const struct agent_cfg *c, char *err, size_t errsz) {
@@ -166,29 +175,36 @@ static void register_nets(struct agent *a) {
         memcpy(dc.hidden, c->value_hidden, sizeof dc.hidden);
         mlp_register(&a->distill, &dc, &a->pb, "critic");
     }
-    struct mlp_cfg bcc = {.in = O + A + 1, .out = A, .nhidden = c->n_actor_hidden,
-                          .ln = c->actor_layer_norm, .act = act, .E = 1};
-    memcpy(bcc.hidden, c->actor_hidden, sizeof bcc.hidden);
+    /* the BC flow actor has the policy's shape with the flow time as one more input */
+    struct policy_cfg pc = agent_policy(c);
+    struct mlp_cfg bcc = policy_mlp_cfg(&pc);
+    bcc.in += 1;
     mlp_register(&a->bc, &bcc, &a->pb, "actor_bc_flow");
-    struct mlp_cfg osc = bcc;
-    osc.in = O + A;
     a->policy_begin = param_mark(&a->pb);
-    mlp_register(&a->onestep, &osc, &a->pb, "actor_onestep_flow");
+    policy_register(&a->onestep, &pc, &a->pb);
     a->policy_end = param_mark(&a->pb);
 }
 
-size_t agent_param_count(const struct agent_cfg *c) {
-    char err[256];
-    if (agent_cfg_check(c, err, sizeof err)) {
-        return 0;
+struct policy_cfg agent_policy(const struct agent_cfg *c) {
+    struct policy_cfg p = {.obs_dim = c->obs_dim,
+                           .act_dim = c->act_dim,
+                           .n_hidden = c->n_actor_hidden,
+                           .layer_norm = c->actor_layer_norm,
+                           .gelu_exact = c->gelu_exact};
+    memcpy(p.hidden, c->actor_hidden, sizeof p.hidden);
+    return p;
+}
+
+int agent_layout(const struct agent_cfg *c, struct param_block *pb, char *err, size_t errsz) {
+    if (agent_cfg_check(c, err, errsz)) {
+        return -1;
     }
     struct agent *a = mem_alloc(sizeof *a);
     a->c = *c;
     register_nets(a);
-    size_t n = param_mark(&a->pb);
-    param_free(&a->pb);
+    *pb = a->pb; /* the views move to the caller */
     mem_free(a);
-    return n;
+    return 0;
 }
 
 int agent_init(struct agent *a, const struct agent_cfg *c, uint64_t seed, char *err,
@@ -267,13 +283,9 @@ void agent_free(struct agent *a) {
     mlp_tape_free(&a->t_distill);
     mlp_tape_free(&a->t_bc);
     mlp_tape_free(&a->t_os);
-    float *bufs[] = {a->x_os, a->x_crit, a->x_small, a->z, a->v, a->dtmp, a->dact,
-                     a->next_actions, a->next_returns, a->target_returns, a->current_returns,
-                     a->flow_x_t, a->flow_pred, a->critic_q, a->actor_flow_actions,
-                     a->actor_onestep_actions, a->actor_qs};
-    for (size_t i = 0; i < FLOQ_ARRAY_LEN(bufs); i++) {
-        mem_free(bufs[i]);
-    }
+    MEM_FREE_ALL(a->x_os, a->x_crit, a->x_small, a->z, a->v, a->dtmp, a->dact, a->next_actions,
+                 a->next_returns, a->target_returns, a->current_returns, a->flow_x_t, a->flow_pred,
+                 a->critic_q, a->actor_flow_actions, a->actor_onestep_actions, a->actor_qs);
     memset(a, 0, sizeof *a);
 }
 
@@ -293,7 +305,7 @@ void agent_draws_alloc(struct agent_draws *d, const struct agent_cfg *c) {
 }
 
 void agent_draws_sample(struct agent_draws *d, const struct agent_cfg *c, struct rng *r) {
-    (void)c;
+    FLOQ_ASSERT(d->B == c->batch_size && d->A == c->act_dim); /* allocated for this config */
     size_t BR = (size_t)d->B * d->R, B = (size_t)d->B, A = (size_t)d->A;
     rng_fill_normal(r, d->next_action_noise, BR * A);
     rng_fill_uniform(r, d->next_noise_ratios, BR);
@@ -306,14 +318,8 @@ void agent_draws_sample(struct agent_draws *d, const struct agent_cfg *c, struct
 }
 
 void agent_draws_free(struct agent_draws *d) {
-    mem_free(d->next_action_noise);
-    mem_free(d->next_noise_ratios);
-    mem_free(d->noise_ratios);
-    mem_free(d->critic_t);
-    mem_free(d->actor_x0);
-    mem_free(d->actor_t);
-    mem_free(d->distill_noise);
-    mem_free(d->mse_noise);
+    MEM_FREE_ALL(d->next_action_noise, d->next_noise_ratios, d->noise_ratios, d->critic_t,
+                 d->actor_x0, d->actor_t, d->distill_noise, d->mse_noise);
     memset(d, 0, sizeof *d);
 }
 

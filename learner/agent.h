@@ -26,6 +26,7 @@
 #include "common/hlgauss.h"
 #include "common/nn.h"
 #include "common/param.h"
+#include "common/policy.h"
 #include "common/rng.h"
 
 enum agent_kind { AGENT_FLOQ = 0, AGENT_FQL = 1 };
@@ -117,14 +118,21 @@ struct agent {
 };
 
 void agent_cfg_default(struct agent_cfg *c, int kind);
+/* a network size preset on top of the defaults: paper (the spec's, no change), small (2x256,
+ * R=4, K=4: what 2 cores train in reasonable time), tiny (2x32, R=2, K=3, batch 32: tests);
+ * 0, or -1 naming the valid presets */
+int agent_cfg_preset(struct agent_cfg *c, const char *preset, char *err, size_t errsz);
 /* checks a config for values the agent cannot run with; -1 with one line naming the key */
 int agent_cfg_check(const struct agent_cfg *c, char *err, size_t errsz);
 /* allocates and initialises (spec §2 init) from seed; the target is an exact copy */
 int agent_init(struct agent *a, const struct agent_cfg *c, uint64_t seed, char *err,
                size_t errsz);
 void agent_free(struct agent *a);
-/* floats in the trainable block of an agent with this config (0 if the config is invalid) */
-size_t agent_param_count(const struct agent_cfg *c);
+/* the one-step actor's description: what actors build and WEIGHTS fills */
+struct policy_cfg agent_policy(const struct agent_cfg *c);
+/* the views of the trainable block of an agent with this config, registered into pb (nothing
+ * allocated but the view table; param_free(pb) after); 0, or -1 when the config is invalid */
+int agent_layout(const struct agent_cfg *c, struct param_block *pb, char *err, size_t errsz);
 
 void agent_draws_alloc(struct agent_draws *d, const struct agent_cfg *c);
 void agent_draws_sample(struct agent_draws *d, const struct agent_cfg *c, struct rng *r);

@@ -3,13 +3,13 @@
 #include <errno.h>
 #include <hdf5.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/npz.h"
+#include "common/util.h"
 
 /* the columns a file may carry; every one is read as float32 */
 enum key {
@@ -46,17 +46,6 @@ struct raw {
 
 enum mode { MODE_SHIFT, MODE_GIVEN, MODE_D4RL };
 
-__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errsz, const char *fmt,
-                                                         ...) {
-    if (!err || errsz == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
-
 void dataset_opts_default(struct dataset_opts *o) {
     memset(o, 0, sizeof *o);
     o->clip_actions = 1;
@@ -67,13 +56,7 @@ void dataset_free(struct dataset *d) {
     if (!d) {
         return;
     }
-    mem_free(d->obs);
-    mem_free(d->act);
-    mem_free(d->rew);
-    mem_free(d->mask);
-    mem_free(d->next_obs);
-    mem_free(d->term);
-    mem_free(d->qpos);
+    MEM_FREE_ALL(d->obs, d->act, d->rew, d->mask, d->next_obs, d->term, d->qpos);
     memset(d, 0, sizeof *d);
 }
 

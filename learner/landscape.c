@@ -14,7 +14,8 @@
 #include "envs/env.h"
 #include "envs/pointmaze.h"
 #include "learner/agent.h"
-#include "learner/train.h"
+#include "learner/agent_ckpt.h"
+#include "learner/train_cfg.h"
 
 #define LS_FINE     0.05 /* metres per node of the oracle grid */
 #define LS_MARGIN   0.66 /* closest approach of the point's centre to a wall face */
@@ -350,7 +351,7 @@ int landscape_main(int argc, char **argv) {
     }
     struct agent a;
     struct train_cfg tc;
-    if (train_load_agent(&a, &tc, ckpt, LS_CHUNK, NULL, err, sizeof err)) {
+    if (agent_ckpt_load(&a, &tc, ckpt, LS_CHUNK, NULL, err, sizeof err)) {
         fprintf(stderr, "floq landscape: %s\n", err);
         return 1;
     }

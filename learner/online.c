@@ -5,45 +5,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/cfg.h"
+#include "actor/actor.h"
 #include "common/comm.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/proto.h"
 #include "common/util.h"
 
-size_t online_weights_bcast_bytes(uint64_t n_params) {
-    return 8 + proto_weights_bytes((size_t)n_params);
-}
-
-int online_actor_cfg(const struct online_setup *s, int rank, struct actor_cfg *ac, char *err,
-                     size_t errsz) {
-    struct train_cfg tc;
-    if (train_cfg_from_json(&tc, s->config_json, err, errsz)) {
-        return -1;
+/* the SETUP frame every actor rank waits for: what to run, or (s NULL, a closed frame) that no
+ * online phase follows; -1 when s cannot be encoded */
+static int broadcast_setup(const struct proto_setup *s, char *err, size_t errsz) {
+    size_t fb = proto_frame_bytes(PROTO_SMALL_BYTES);
+    unsigned char *frame = mem_alloc(fb);
+    struct proto_buf msg;
+    proto_buf_init(&msg, PROTO_SMALL_BYTES);
+    int rc = 0;
+    if (!s) {
+        proto_frame_close(frame);
+    } else if ((rc = proto_encode_setup(&msg, s, err, errsz)) == 0) {
+        proto_frame_put(frame, fb, &msg);
     }
-    memset(ac, 0, sizeof *ac);
-    snprintf(ac->env_name, sizeof ac->env_name, "%s", tc.env_name);
-    ac->num_envs = tc.num_envs;
-    ac->seed = tc.seed * 1000003ULL + (uint64_t)rank;
-    ac->rank = rank;
-    ac->ac = tc.ac;
-    ac->ac.obs_dim = s->obs_dim;
-    ac->ac.act_dim = s->act_dim;
-    return 0;
+    if (rc == 0) {
+        struct comm_req req = {0};
+        comm_ibcast(&req, frame, fb);
+        comm_wait(&req);
+        comm_req_free(&req);
+    }
+    proto_buf_free(&msg);
+    mem_free(frame);
+    return rc;
 }
 
 void online_release_actors(void) {
-    if (!comm_initialized() || comm_size() < 2) {
-        return;
+    if (comm_initialized() && comm_size() > 1) {
+        broadcast_setup(NULL, NULL, 0);
     }
-    struct online_setup *s = mem_alloc(sizeof *s);
-    s->magic = ONLINE_SETUP_MAGIC;
-    s->n_params = 0;
-    struct comm_bcast bc = {0};
-    comm_ibcast(&bc, s, sizeof *s);
-    comm_bcast_wait(&bc);
-    comm_bcast_free(&bc);
-    mem_free(s);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -64,7 +60,8 @@ static uint64_t peer_consumed(const struct peer *p) {
     return FLOQ_MAX(p->env_steps, p->written_off);
 }
 
-struct learner {
+/* the learner during the online phase: what it learns into, pacing counters, interval stats */
+struct online_phase {
     struct train_cfg *tc;
     struct agent *ag;
     struct replay *rb;
@@ -84,41 +81,41 @@ struct learner {
     int bad_update;
 };
 
-static void lag_add(struct learner *L, double lmin, double lmax, double sum, uint64_t n) {
+static void lag_add(struct online_phase *ph, double lmin, double lmax, double sum, uint64_t n) {
     if (n == 0) {
         return;
     }
-    L->lag_min = fmin(L->lag_min, lmin);
-    L->lag_max = fmax(L->lag_max, lmax);
-    L->lag_sum += sum;
-    L->lag_n += n;
+    ph->lag_min = fmin(ph->lag_min, lmin);
+    ph->lag_max = fmax(ph->lag_max, lmax);
+    ph->lag_sum += sum;
+    ph->lag_n += n;
 }
 
-static void emit(struct learner *L, int actors, double actor_wait, uint64_t env_total) {
-    double now = now_sec(), dt = fmax(now - L->t_last, 1e-9);
+static void emit(struct online_phase *ph, int actors, double actor_wait, uint64_t env_total) {
+    double now = now_sec(), dt = fmax(now - ph->t_last, 1e-9);
     struct online_stats s = {0};
-    s.env_steps = L->received;
-    s.updates = L->updates;
-    s.env_steps_per_s = (double)(env_total - L->env_last) / dt;
-    s.received_per_s = (double)(L->received - L->recv_last) / dt;
-    s.updates_per_s = (double)(L->updates - L->upd_last) / dt;
-    s.queue_depth = L->tc->utd * (double)L->received - (double)L->updates;
-    s.learner_wait_s = L->wait_s;
+    s.env_steps = ph->received;
+    s.updates = ph->updates;
+    s.env_steps_per_s = (double)(env_total - ph->env_last) / dt;
+    s.received_per_s = (double)(ph->received - ph->recv_last) / dt;
+    s.updates_per_s = (double)(ph->updates - ph->upd_last) / dt;
+    s.queue_depth = ph->tc->utd * (double)ph->received - (double)ph->updates;
+    s.learner_wait_s = ph->wait_s;
     s.actor_wait_s = actor_wait;
-    s.lag_min = L->lag_n ? L->lag_min : NAN;
-    s.lag_max = L->lag_n ? L->lag_max : NAN;
-    s.lag_mean = L->lag_n ? L->lag_sum / (double)L->lag_n : NAN;
-    s.episodes = L->ep_n;
-    s.ep_return = L->ep_n ? L->ep_ret / (double)L->ep_n : NAN;
-    s.ep_success = L->ep_n ? L->ep_succ / (double)L->ep_n : NAN;
-    s.bad_messages = L->ps.bad_total;
+    s.lag_min = ph->lag_n ? ph->lag_min : NAN;
+    s.lag_max = ph->lag_n ? ph->lag_max : NAN;
+    s.lag_mean = ph->lag_n ? ph->lag_sum / (double)ph->lag_n : NAN;
+    s.episodes = ph->ep_n;
+    s.ep_return = ph->ep_n ? ph->ep_ret / (double)ph->ep_n : NAN;
+    s.ep_success = ph->ep_n ? ph->ep_succ / (double)ph->ep_n : NAN;
+    s.bad_messages = ph->ps.bad_total;
     s.actors = actors;
-    L->h->log(L->h->ctx, *L->step, &s);
-    L->t_last = now;
-    L->wait_s = 0;
-    L->lag_sum = 0, L->lag_n = 0, L->lag_min = INFINITY, L->lag_max = -INFINITY;
-    L->ep_n = 0, L->ep_ret = 0, L->ep_succ = 0;
-    L->recv_last = L->received, L->upd_last = L->updates, L->env_last = env_total;
+    ph->h->log(ph->h->ctx, *ph->step, &s);
+    ph->t_last = now;
+    ph->wait_s = 0;
+    ph->lag_sum = 0, ph->lag_n = 0, ph->lag_min = INFINITY, ph->lag_max = -INFINITY;
+    ph->ep_n = 0, ph->ep_ret = 0, ph->ep_succ = 0;
+    ph->recv_last = ph->received, ph->upd_last = ph->updates, ph->env_last = env_total;
 }
 
 /* floor(utd n) for a utd given as decimal text (0.7 * 1000 = 700, not 699) */
@@ -128,28 +125,28 @@ static uint64_t utd_updates(float utd, uint64_t n) {
 }
 
 /* one update if the data allows it; returns 1 if it ran */
-static int maybe_update(struct learner *L) {
-    uint64_t allowed = utd_updates(L->tc->utd, L->received);
-    if (allowed > L->target_updates) {
-        allowed = L->target_updates;
+static int maybe_update(struct online_phase *ph) {
+    uint64_t allowed = utd_updates(ph->tc->utd, ph->received);
+    if (allowed > ph->target_updates) {
+        allowed = ph->target_updates;
     }
-    if (L->received < (uint64_t)L->tc->start_online_after || L->updates >= allowed) {
+    if (ph->received < (uint64_t)ph->tc->start_online_after || ph->updates >= allowed) {
         return 0;
     }
     struct agent_batch b;
-    replay_sample(L->rb, L->sampler, L->ag->c.batch_size, &b);
-    agent_draws_sample(L->dr, &L->ag->c, L->drng);
-    agent_update(L->ag, &b, L->dr);
-    L->updates++;
-    L->t_update = now_sec();
-    if (!isfinite(L->ag->metrics.total_loss)) {
-        L->bad_update = 1;
+    replay_sample(ph->rb, ph->sampler, ph->ag->c.batch_size, &b);
+    agent_draws_sample(ph->dr, &ph->ag->c, ph->drng);
+    agent_update(ph->ag, &b, ph->dr);
+    ph->updates++;
+    ph->t_update = now_sec();
+    if (!isfinite(ph->ag->metrics.total_loss)) {
+        ph->bad_update = 1;
     }
-    *L->step = L->step0 + (long)L->received;
-    if (L->updates % (uint64_t)L->tc->log_interval == 0) {
+    *ph->step = ph->step0 + (long)ph->received;
+    if (ph->updates % (uint64_t)ph->tc->log_interval == 0) {
         return 2;
     }
-    L->h->tick(L->h->ctx, *L->step);
+    ph->h->tick(ph->h->ctx, *ph->step);
     return 1;
 }
 
@@ -157,31 +154,28 @@ static int maybe_update(struct learner *L) {
 
 static void inline_transition(void *ctx, const float *obs, const float *act, float rew,
                               int terminal, int mask, const float *next_obs, uint32_t wver) {
-    struct learner *L = ctx;
-    replay_push(L->rb, obs, act, rew, (float)mask, (float)terminal, next_obs);
-    L->received++;
-    double lag = (double)L->published - (double)wver;
-    lag_add(L, lag, lag, lag, 1);
+    struct online_phase *ph = ctx;
+    replay_push(ph->rb, obs, act, rew, (float)mask, (float)terminal, next_obs);
+    ph->received++;
+    double lag = (double)ph->published - (double)wver;
+    lag_add(ph, lag, lag, lag, 1);
 }
 
-static void inline_episode(void *ctx, double ret, int len, int success) {
-    (void)len;
-    struct learner *L = ctx;
-    L->ep_n++;
-    L->ep_ret += ret;
-    L->ep_succ += success;
+static void inline_episode(void *ctx, const struct env_episode *ep) {
+    struct online_phase *ph = ctx;
+    ph->ep_n++;
+    ph->ep_ret += ep->ret;
+    ph->ep_succ += ep->success;
 }
 
-static int run_inline(struct learner *L, char *err, size_t errsz) {
-    struct train_cfg *tc = L->tc;
-    struct agent *ag = L->ag;
-    struct actor_cfg ac;
-    memset(&ac, 0, sizeof ac);
+static int run_inline(struct online_phase *ph, char *err, size_t errsz) {
+    struct train_cfg *tc = ph->tc;
+    struct agent *ag = ph->ag;
+    struct actor_cfg ac = {.num_envs = tc->num_envs,
+                           .seed = actor_seed(tc->seed, 0),
+                           .rank = 0,
+                           .policy = agent_policy(&ag->c)};
     snprintf(ac.env_name, sizeof ac.env_name, "%s", tc->env_name);
-    ac.num_envs = tc->num_envs;
-    ac.seed = tc->seed * 1000003ULL;
-    ac.rank = 0;
-    ac.ac = ag->c;
     struct actor a;
     if (actor_init(&a, &ac, err, errsz)) {
         return -1;
@@ -192,31 +186,31 @@ static int run_inline(struct learner *L, char *err, size_t errsz) {
         actor_free(&a);
         return -1;
     }
-    struct actor_sink sink = {inline_transition, inline_episode, L};
+    struct actor_sink sink = {inline_transition, inline_episode, ph};
     log_info("online: inline actor (one process), %d env(s) of %s, utd %g, lag 0 by construction",
              tc->num_envs, tc->env_name, tc->utd);
-    while (L->received < (uint64_t)tc->online_steps && !L->bad_update) {
-        L->published = (uint32_t)ag->step;
-        actor_set_weights(&a, ag->pb.w + ag->policy_begin, L->published);
+    while (ph->received < (uint64_t)tc->online_steps && !ph->bad_update) {
+        ph->published = (uint32_t)ag->step;
+        actor_set_weights(&a, ag->pb.w + ag->policy_begin, ph->published);
         actor_step(&a, &sink);
         int r;
-        while ((r = maybe_update(L)) != 0) {
+        while ((r = maybe_update(ph)) != 0) {
             if (r == 2) {
-                emit(L, 1, 0, L->received);
-                L->h->tick(L->h->ctx, *L->step);
+                emit(ph, 1, 0, ph->received);
+                ph->h->tick(ph->h->ctx, *ph->step);
             }
         }
     }
     /* the last updates the data allows (utd x received, at most the target) */
-    L->target_updates = FLOQ_MIN(L->target_updates, utd_updates(tc->utd, L->received));
-    while (maybe_update(L)) {
+    ph->target_updates = FLOQ_MIN(ph->target_updates, utd_updates(tc->utd, ph->received));
+    while (maybe_update(ph)) {
     }
-    *L->step = L->step0 + (long)L->received;
-    if (L->updates != L->upd_last || L->received != L->recv_last) {
-        emit(L, 1, 0, L->received);
+    *ph->step = ph->step0 + (long)ph->received;
+    if (ph->updates != ph->upd_last || ph->received != ph->recv_last) {
+        emit(ph, 1, 0, ph->received);
     }
     actor_free(&a);
-    return L->bad_update ? -1 : 0;
+    return ph->bad_update ? -1 : 0;
 }
 
 /* ---- MPI: actor ranks stream transitions, weights go out by broadcast ---- */
@@ -239,79 +233,82 @@ static void send_control(int dest, uint32_t cmd, uint32_t credits, uint32_t wver
     proto_buf_free(&b);
 }
 
-struct mpi_state {
+/* the actor ranks as the learner sees them: one peer per rank, receive buffers, the weight
+ * broadcast in flight */
+struct actor_fleet {
     int n;                   /* ranks */
     struct peer *p;          /* (n) */
     unsigned char *tbuf, *sbuf;
     size_t tcap;
-    unsigned char *wbuf;     /* weight broadcast buffer */
-    size_t wcap;
-    struct comm_bcast bc;
+    unsigned char *wframe;   /* weight broadcast frame */
+    size_t wframe_bytes;
+    struct comm_req bc;
     struct proto_buf wmsg;
     uint64_t granted_total;
     uint32_t max_batch;
     int stopping; /* STOP sent: late HELLOs get STOP at once */
 };
 
-static void publish(struct learner *L, struct mpi_state *M) {
-    if (L->tc->lockstep) {
-        comm_bcast_wait(&M->bc); /* lock-step: every update's weights reach the actor */
+static void publish(struct online_phase *ph, struct actor_fleet *fleet) {
+    if (ph->tc->lockstep) {
+        comm_wait(&fleet->bc); /* lock-step: every update's weights reach the actor */
     }
-    if (!comm_bcast_test(&M->bc)) {
+    if (!comm_test(&fleet->bc)) {
         return; /* the previous broadcast is still moving; the next check sends the newest */
     }
-    struct agent *ag = L->ag;
+    struct agent *ag = ph->ag;
     uint32_t v = (uint32_t)ag->step;
     char err[256];
-    if (proto_encode_weights(&M->wmsg, v, ag->pb.w + ag->policy_begin,
+    if (proto_encode_weights(&fleet->wmsg, v, ag->pb.w + ag->policy_begin,
                              ag->policy_end - ag->policy_begin, err, sizeof err)) {
         log_error("online: %s", err);
         comm_abort(1);
     }
-    uint64_t len = M->wmsg.size;
-    memcpy(M->wbuf, &len, 8);
-    memcpy(M->wbuf + 8, M->wmsg.data, M->wmsg.size);
-    comm_ibcast(&M->bc, M->wbuf, M->wcap);
-    L->published = v;
+    proto_frame_put(fleet->wframe, fleet->wframe_bytes, &fleet->wmsg);
+    comm_ibcast(&fleet->bc, fleet->wframe, fleet->wframe_bytes);
+    ph->published = v;
 }
 
-static void ingest_one(struct learner *L, struct mpi_state *M, int from, int tag, size_t n) {
-    (void)n;
-    struct train_cfg *tc = L->tc;
-    int O = L->ag->c.obs_dim, A = L->ag->c.act_dim;
+/* receives and handles one waiting message (TRANSITIONS, HELLO, BYE) from rank `from` */
+static void ingest_one(struct online_phase *ph, struct actor_fleet *fleet, int from, int tag) {
+    struct train_cfg *tc = ph->tc;
+    int O = ph->ag->c.obs_dim, A = ph->ag->c.act_dim;
     char err[512];
     size_t got;
-    if (from <= 0 || from >= M->n) {
-        comm_recv(M->sbuf, PROTO_SMALL_BYTES, from, tag, &got);
+    if (from <= 0 || from >= fleet->n) {
+        comm_recv(fleet->sbuf, PROTO_SMALL_BYTES, from, tag, &got);
         return;
     }
-    struct peer *p = &M->p[from];
+    struct peer *p = &fleet->p[from];
     if (tag == PROTO_TAG_TRANSITIONS) {
-        if (comm_recv(M->tbuf, M->tcap, from, tag, &got)) {
+        if (comm_recv(fleet->tbuf, fleet->tcap, from, tag, &got)) {
             snprintf(err, sizeof err, "TRANSITIONS of %zu bytes exceeds the bound %zu", got,
-                     M->tcap);
-            proto_stats_count(&L->ps, PROTO_ERR_SIZE, from, err);
+                     fleet->tcap);
+            proto_stats_count(&ph->ps, PROTO_ERR_SIZE, from, err);
             return;
         }
         if (!p->accepted) {
-            proto_stats_count(&L->ps, PROTO_ERR_KIND, from, "TRANSITIONS before an accepted HELLO");
+            proto_stats_count(&ph->ps, PROTO_ERR_KIND, from,
+                              "TRANSITIONS before an accepted HELLO");
             return;
         }
-        struct proto_dims d = {.obs_dim = (uint32_t)O, .act_dim = (uint32_t)A,
-                               .max_batch = p->max_batch, .wver_max = L->published};
+        struct proto_dims d = {.obs_dim = (uint32_t)O,
+                               .act_dim = (uint32_t)A,
+                               .max_batch = p->max_batch,
+                               .wver_max = ph->published};
         struct proto_transitions t;
-        enum proto_status st = proto_decode_transitions(&t, M->tbuf, got, &d, err, sizeof err);
+        enum proto_status st = proto_decode_transitions(&t, fleet->tbuf, got, &d, err, sizeof err);
         if (st == PROTO_OK && t.rank != (uint32_t)from) {
             snprintf(err, sizeof err, "TRANSITIONS claims rank %u but came from rank %d", t.rank,
                      from);
             st = PROTO_ERR_RANGE;
         }
-        proto_stats_count(&L->ps, st, from, err);
+        proto_stats_count(&ph->ps, st, from, err);
         if (st != PROTO_OK) {
             return;
         }
         /* copy into the ring, in two pieces at the wrap */
-        struct replay *rb = L->rb;
+        struct replay *rb = ph->rb;
         uint32_t done = 0;
         while (done < t.n) {
             uint32_t k = (uint32_t)FLOQ_MIN((size_t)(t.n - done), rb->cap - rb->pos);
@@ -324,30 +321,31 @@ static void ingest_one(struct learner *L, struct mpi_state *M, int from, int tag
             rb->pushed += k;
             done += k;
         }
-        L->received += t.n;
+        ph->received += t.n;
         p->received += t.n;
         p->env_steps = FLOQ_MAX(p->env_steps, t.env_steps);
         p->last_msg = now_sec();
-        *L->step = L->step0 + (long)L->received;
+        *ph->step = ph->step0 + (long)ph->received;
         p->wait_us = t.wait_us;
-        double cur = L->published;
-        lag_add(L, cur - t.wver_max, cur - t.wver_min, cur * t.n - (double)t.wver_sum, t.n);
+        double cur = ph->published;
+        lag_add(ph, cur - t.wver_max, cur - t.wver_min, cur * t.n - (double)t.wver_sum, t.n);
         for (uint32_t e = 0; e < t.n_episodes; e++) {
             struct proto_episode ep = proto_transitions_episode(&t, e);
-            L->ep_n++;
-            L->ep_ret += ep.ret;
-            L->ep_succ += ep.success;
+            ph->ep_n++;
+            ph->ep_ret += ep.ret;
+            ph->ep_succ += ep.success;
         }
-        (void)tc;
     } else if (tag == PROTO_TAG_HELLO) {
-        if (comm_recv(M->sbuf, PROTO_SMALL_BYTES, from, tag, &got)) {
-            proto_stats_count(&L->ps, PROTO_ERR_SIZE, from, "HELLO over 512 bytes");
+        if (comm_recv(fleet->sbuf, PROTO_SMALL_BYTES, from, tag, &got)) {
+            proto_stats_count(&ph->ps, PROTO_ERR_SIZE, from, "HELLO over 512 bytes");
             return;
         }
         struct proto_hello h;
-        struct proto_dims d = {.obs_dim = (uint32_t)O, .act_dim = (uint32_t)A,
-                               .max_batch = M->max_batch, .wver_max = UINT32_MAX};
-        enum proto_status st = proto_decode_hello(&h, M->sbuf, got, err, sizeof err);
+        struct proto_dims d = {.obs_dim = (uint32_t)O,
+                               .act_dim = (uint32_t)A,
+                               .max_batch = fleet->max_batch,
+                               .wver_max = UINT32_MAX};
+        enum proto_status st = proto_decode_hello(&h, fleet->sbuf, got, err, sizeof err);
         if (st == PROTO_OK) {
             st = proto_check_hello(&h, &d, tc->env_name, err, sizeof err);
         }
@@ -356,7 +354,7 @@ static void ingest_one(struct learner *L, struct mpi_state *M, int from, int tag
             st = PROTO_ERR_RANGE;
         }
         if (st != PROTO_OK) {
-            proto_stats_count(&L->ps, st, from, err);
+            proto_stats_count(&ph->ps, st, from, err);
             struct proto_buf b;
             proto_buf_init(&b, PROTO_SMALL_BYTES);
             char e2[128];
@@ -370,9 +368,9 @@ static void ingest_one(struct learner *L, struct mpi_state *M, int from, int tag
         p->E = (int)h.num_envs;
         p->max_batch = h.max_batch;
         p->last_msg = now_sec();
-        if (M->stopping) {
-            send_control(from, PROTO_CTRL_ACCEPT, 0, L->published);
-            send_control(from, PROTO_CTRL_STOP, 0, L->published);
+        if (fleet->stopping) {
+            send_control(from, PROTO_CTRL_ACCEPT, 0, ph->published);
+            send_control(from, PROTO_CTRL_STOP, 0, ph->published);
             p->stopped = 1;
             return;
         }
@@ -380,55 +378,55 @@ static void ingest_one(struct learner *L, struct mpi_state *M, int from, int tag
         uint64_t w = tc->lockstep ? (uint64_t)p->E
                                   : (uint64_t)FLOQ_MAX(4 * p->E, (int)FLOQ_MIN(h.max_batch, 256u));
         p->window = (w + (uint64_t)p->E - 1) / (uint64_t)p->E * (uint64_t)p->E;
-        uint64_t remaining = (uint64_t)tc->online_steps > M->granted_total
-                                 ? (uint64_t)tc->online_steps - M->granted_total
+        uint64_t remaining = (uint64_t)tc->online_steps > fleet->granted_total
+                                 ? (uint64_t)tc->online_steps - fleet->granted_total
                                  : 0;
         uint64_t g = FLOQ_MIN(p->window, (remaining + (uint64_t)p->E - 1) / (uint64_t)p->E *
                                              (uint64_t)p->E);
         p->granted = g;
-        M->granted_total += g;
-        send_control(from, PROTO_CTRL_ACCEPT, (uint32_t)g, L->published);
+        fleet->granted_total += g;
+        send_control(from, PROTO_CTRL_ACCEPT, (uint32_t)g, ph->published);
         log_info("online: actor %d accepted: %u env(s), batches of %u, seed %llu", from,
                  h.num_envs, h.max_batch, (unsigned long long)h.seed);
-        proto_stats_count(&L->ps, PROTO_OK, from, NULL);
+        proto_stats_count(&ph->ps, PROTO_OK, from, NULL);
     } else if (tag == PROTO_TAG_BYE) {
-        if (comm_recv(M->sbuf, PROTO_SMALL_BYTES, from, tag, &got) == 0) {
+        if (comm_recv(fleet->sbuf, PROTO_SMALL_BYTES, from, tag, &got) == 0) {
             struct proto_bye by;
-            if (proto_decode_bye(&by, M->sbuf, got, err, sizeof err) == PROTO_OK) {
+            if (proto_decode_bye(&by, fleet->sbuf, got, err, sizeof err) == PROTO_OK) {
                 p->bye = 1;
                 p->env_steps = by.env_steps;
             }
         }
     } else {
-        comm_recv(M->sbuf, PROTO_SMALL_BYTES, from, tag, &got);
+        comm_recv(fleet->sbuf, PROTO_SMALL_BYTES, from, tag, &got);
         snprintf(err, sizeof err, "unexpected tag %d", tag);
-        proto_stats_count(&L->ps, PROTO_ERR_KIND, from, err);
+        proto_stats_count(&ph->ps, PROTO_ERR_KIND, from, err);
     }
 }
 
-static void drain(struct learner *L, struct mpi_state *M) {
+static void drain(struct online_phase *ph, struct actor_fleet *fleet) {
     int from, tag;
     size_t n;
     int k = 0;
     while (k++ < 1000 && comm_poll(-1, -1, &from, &tag, &n)) {
-        ingest_one(L, M, from, tag, n);
+        ingest_one(ph, fleet, from, tag);
     }
-    comm_bcast_test(&M->bc);
+    comm_test(&fleet->bc);
 }
 
-static void grant(struct learner *L, struct mpi_state *M) {
-    struct train_cfg *tc = L->tc;
+static void grant(struct online_phase *ph, struct actor_fleet *fleet) {
+    struct train_cfg *tc = ph->tc;
     /* backlog the learner would have if every credit already out came back now */
     uint64_t wtot = 0, owed = 0;
-    for (int r = 1; r < M->n; r++) {
-        struct peer *p = &M->p[r];
+    for (int r = 1; r < fleet->n; r++) {
+        struct peer *p = &fleet->p[r];
         wtot += p->window;
         if (p->accepted && !p->stopped) {
             owed += p->granted - FLOQ_MIN(p->granted, peer_consumed(p));
         }
     }
-    double backlog = tc->utd * (double)(L->received + owed) - (double)L->updates;
-    int filling = L->received < (uint64_t)tc->start_online_after;
+    double backlog = tc->utd * (double)(ph->received + owed) - (double)ph->updates;
+    int filling = ph->received < (uint64_t)tc->start_online_after;
     double limit = tc->lockstep ? 0.0 : tc->utd * (double)wtot;
     if (!filling && backlog > limit) {
         return; /* backpressure: the learner is behind, actors wait */
@@ -436,8 +434,8 @@ static void grant(struct learner *L, struct mpi_state *M) {
     /* transitions that may still be granted without the projected backlog passing the limit:
      * received - updates / utd stays within the sum of the windows */
     double room = filling || tc->lockstep ? 1e18 : (limit - backlog) / tc->utd;
-    for (int r = 1; r < M->n; r++) {
-        struct peer *p = &M->p[r];
+    for (int r = 1; r < fleet->n; r++) {
+        struct peer *p = &fleet->p[r];
         if (!p->accepted || p->stopped) {
             continue;
         }
@@ -449,8 +447,8 @@ static void grant(struct learner *L, struct mpi_state *M) {
         if (out + (uint64_t)p->E > p->window) {
             continue;
         }
-        uint64_t remaining = (uint64_t)tc->online_steps > M->granted_total
-                                 ? (uint64_t)tc->online_steps - M->granted_total
+        uint64_t remaining = (uint64_t)tc->online_steps > fleet->granted_total
+                                 ? (uint64_t)tc->online_steps - fleet->granted_total
                                  : 0;
         if (remaining == 0) {
             continue;
@@ -466,25 +464,25 @@ static void grant(struct learner *L, struct mpi_state *M) {
         }
         room -= (double)g;
         p->granted += g;
-        M->granted_total += g;
-        send_control(r, PROTO_CTRL_CREDIT, (uint32_t)g, L->published);
+        fleet->granted_total += g;
+        send_control(r, PROTO_CTRL_CREDIT, (uint32_t)g, ph->published);
     }
 }
 
 /* per-actor rows (actors.csv through the hook) and the summed actor wait of the interval */
-static double actor_interval(struct learner *L, struct mpi_state *M) {
-    double now = now_sec(), dt = fmax(now - L->t_last, 1e-9), wait = 0;
-    for (int r = 1; r < M->n; r++) {
-        struct peer *p = &M->p[r];
+static double actor_interval(struct online_phase *ph, struct actor_fleet *fleet) {
+    double now = now_sec(), dt = fmax(now - ph->t_last, 1e-9), wait = 0;
+    for (int r = 1; r < fleet->n; r++) {
+        struct peer *p = &fleet->p[r];
         if (!p->accepted) {
             continue;
         }
         double w = (double)(p->wait_us - p->last_wait_us) * 1e-6;
         wait += w;
-        if (L->h->actor) {
-            L->h->actor(L->h->ctx, *L->step, r, p->env_steps,
-                        (double)(p->env_steps - p->last_env_steps) / dt,
-                        (double)(p->received - p->last_received) / dt, w);
+        if (ph->h->actor) {
+            ph->h->actor(ph->h->ctx, *ph->step, r, p->env_steps,
+                         (double)(p->env_steps - p->last_env_steps) / dt,
+                         (double)(p->received - p->last_received) / dt, w);
         }
         p->last_env_steps = p->env_steps;
         p->last_received = p->received;
@@ -495,26 +493,26 @@ static double actor_interval(struct learner *L, struct mpi_state *M) {
 
 /* every granted env step consumed (or written off), the whole budget granted, and the updates
  * the received data allows are done */
-static int budget_done(struct learner *L, struct mpi_state *M) {
-    if (M->granted_total < (uint64_t)L->tc->online_steps) {
+static int budget_done(struct online_phase *ph, struct actor_fleet *fleet) {
+    if (fleet->granted_total < (uint64_t)ph->tc->online_steps) {
         return 0;
     }
-    for (int r = 1; r < M->n; r++) {
-        struct peer *p = &M->p[r];
+    for (int r = 1; r < fleet->n; r++) {
+        struct peer *p = &fleet->p[r];
         if (p->accepted && peer_consumed(p) < p->granted) {
             return 0;
         }
     }
-    uint64_t want = FLOQ_MIN(L->target_updates, utd_updates(L->tc->utd, L->received));
-    return L->updates >= want;
+    uint64_t want = FLOQ_MIN(ph->target_updates, utd_updates(ph->tc->utd, ph->received));
+    return ph->updates >= want;
 }
 
 /* an accepted actor that owes env steps and has said nothing for 20 s: its last batch was
  * lost (dropped as malformed) or it hangs; give its credits up so the run can end */
-static void write_off_silent(struct learner *L, struct mpi_state *M) {
+static void write_off_silent(struct actor_fleet *fleet) {
     double now = now_sec();
-    for (int r = 1; r < M->n; r++) {
-        struct peer *p = &M->p[r];
+    for (int r = 1; r < fleet->n; r++) {
+        struct peer *p = &fleet->p[r];
         uint64_t consumed = peer_consumed(p);
         if (p->accepted && !p->stopped && consumed < p->granted && now - p->last_msg > 20) {
             log_warn("online: actor %d owes %llu env steps and has been silent for 20 s; "
@@ -524,102 +522,101 @@ static void write_off_silent(struct learner *L, struct mpi_state *M) {
             p->last_msg = now;
         }
     }
-    (void)L;
 }
 
-static uint64_t env_total(struct mpi_state *M) {
+static uint64_t env_total(struct actor_fleet *fleet) {
     uint64_t s = 0;
-    for (int r = 1; r < M->n; r++) {
-        s += M->p[r].env_steps;
+    for (int r = 1; r < fleet->n; r++) {
+        s += fleet->p[r].env_steps;
     }
     return s;
 }
 
-static int run_mpi(struct learner *L, char *err, size_t errsz) {
-    struct train_cfg *tc = L->tc;
-    struct agent *ag = L->ag;
-    struct mpi_state M;
-    memset(&M, 0, sizeof M);
-    M.n = comm_size();
+static int run_mpi(struct online_phase *ph, char *err, size_t errsz) {
+    struct train_cfg *tc = ph->tc;
+    struct agent *ag = ph->ag;
+    struct actor_fleet fleet;
+    memset(&fleet, 0, sizeof fleet);
+    fleet.n = comm_size();
     int O = ag->c.obs_dim, A = ag->c.act_dim;
     uint64_t np = ag->policy_end - ag->policy_begin;
-    /* setup broadcast */
-    struct online_setup *s = mem_alloc(sizeof *s);
-    s->magic = ONLINE_SETUP_MAGIC;
-    s->n_params = np;
-    s->obs_dim = O, s->act_dim = A;
-    s->max_batch = (uint32_t)FLOQ_MAX(tc->num_envs, FLOQ_MIN(256, 8 * tc->num_envs));
-    M.max_batch = s->max_batch;
-    if (train_cfg_to_json(tc, s->config_json, sizeof s->config_json)) {
-        snprintf(err, errsz, "online: the config does not fit the setup message");
-        mem_free(s);
+    /* what every actor rank runs */
+    fleet.max_batch = (uint32_t)FLOQ_MAX(tc->num_envs, FLOQ_MIN(256, 8 * tc->num_envs));
+    struct proto_setup setup = {.num_envs = (uint32_t)tc->num_envs,
+                                .seed = tc->seed,
+                                .max_batch = fleet.max_batch,
+                                .n_params = (uint32_t)np,
+                                .policy = agent_policy(&ag->c)};
+    size_t nl = strlen(tc->env_name);
+    if (nl < sizeof setup.env_name) {
+        memcpy(setup.env_name, tc->env_name, nl + 1);
+    }
+    if (nl >= sizeof setup.env_name || broadcast_setup(&setup, err, errsz)) {
+        snprintf(err, errsz, "online: env name %.80s does not fit the SETUP message (%d bytes)",
+                 tc->env_name, PROTO_MAX_NAME - 1);
         return -1;
     }
-    comm_ibcast(&M.bc, s, sizeof *s);
-    comm_bcast_wait(&M.bc);
-    mem_free(s);
-    M.p = mem_alloc(sizeof(struct peer) * (size_t)M.n);
-    M.max_batch = (uint32_t)FLOQ_MAX(tc->num_envs, FLOQ_MIN(256, 8 * tc->num_envs));
-    M.tcap = proto_transitions_max_bytes((uint32_t)O, (uint32_t)A, M.max_batch);
-    M.tbuf = mem_alloc(M.tcap);
-    M.sbuf = mem_alloc(PROTO_SMALL_BYTES);
-    M.wcap = online_weights_bcast_bytes(np);
-    M.wbuf = mem_alloc(M.wcap);
-    proto_buf_init(&M.wmsg, proto_weights_bytes(np));
-    publish(L, &M);
+    fleet.p = mem_alloc(sizeof(struct peer) * (size_t)fleet.n);
+    fleet.tcap = proto_transitions_max_bytes((uint32_t)O, (uint32_t)A, fleet.max_batch);
+    fleet.tbuf = mem_alloc(fleet.tcap);
+    fleet.sbuf = mem_alloc(PROTO_SMALL_BYTES);
+    fleet.wframe_bytes = proto_frame_bytes(proto_weights_bytes(np));
+    fleet.wframe = mem_alloc(fleet.wframe_bytes);
+    proto_buf_init(&fleet.wmsg, proto_weights_bytes(np));
+    publish(ph, &fleet);
     log_info("online: %d actor rank(s) x %d env(s) of %s, utd %g, weights every %ld update(s)",
-             M.n - 1, tc->num_envs, tc->env_name, tc->utd, tc->sync_interval);
+             fleet.n - 1, tc->num_envs, tc->env_name, tc->utd, tc->sync_interval);
     long last_sync = ag->step;
     double t_log = now_sec();
-    while (!L->bad_update) {
-        drain(L, &M);
-        grant(L, &M);
-        int r = maybe_update(L);
+    while (!ph->bad_update) {
+        drain(ph, &fleet);
+        grant(ph, &fleet);
+        int r = maybe_update(ph);
         if (r) {
             if (ag->step - last_sync >= tc->sync_interval) {
-                publish(L, &M);
-                if ((uint32_t)ag->step == L->published) {
+                publish(ph, &fleet);
+                if ((uint32_t)ag->step == ph->published) {
                     last_sync = ag->step;
                 }
             }
             if (r == 2) {
-                double aw = actor_interval(L, &M);
-                emit(L, M.n - 1, aw, env_total(&M));
-                L->h->tick(L->h->ctx, *L->step);
+                double aw = actor_interval(ph, &fleet);
+                emit(ph, fleet.n - 1, aw, env_total(&fleet));
+                ph->h->tick(ph->h->ctx, *ph->step);
             }
             continue;
         }
-        if (budget_done(L, &M)) {
+        if (budget_done(ph, &fleet)) {
             break;
         }
         double tw = now_sec();
         sleep_us(100);
-        L->wait_s += now_sec() - tw;
-        if (now_sec() - t_log > 30 && now_sec() - L->t_update > 30) {
+        ph->wait_s += now_sec() - tw;
+        if (now_sec() - t_log > 30 && now_sec() - ph->t_update > 30) {
             log_info("online: waiting for actors (%llu of %lld transitions received)",
-                     (unsigned long long)L->received, (long long)tc->online_steps);
+                     (unsigned long long)ph->received, (long long)tc->online_steps);
             t_log = now_sec();
         }
-        write_off_silent(L, &M);
+        write_off_silent(&fleet);
     }
-    if (L->updates != L->upd_last || L->received != L->recv_last) {
-        double aw = actor_interval(L, &M);
-        emit(L, M.n - 1, aw, env_total(&M));
+    if (ph->updates != ph->upd_last || ph->received != ph->recv_last) {
+        double aw = actor_interval(ph, &fleet);
+        emit(ph, fleet.n - 1, aw, env_total(&fleet));
     }
     /* stop the actors: STOP, their last transitions and BYE, then the end-of-run broadcast */
-    M.stopping = 1;
-    for (int r = 1; r < M.n; r++) {
-        if (M.p[r].accepted && !M.p[r].stopped) {
-            send_control(r, PROTO_CTRL_STOP, 0, L->published);
-            M.p[r].stopped = 1;
+    fleet.stopping = 1;
+    for (int r = 1; r < fleet.n; r++) {
+        if (fleet.p[r].accepted && !fleet.p[r].stopped) {
+            send_control(r, PROTO_CTRL_STOP, 0, ph->published);
+            fleet.p[r].stopped = 1;
         }
     }
     double t0 = now_sec();
     for (;;) {
-        drain(&*L, &M);
+        drain(ph, &fleet);
         int all = 1;
-        for (int r = 1; r < M.n; r++) {
-            all &= !M.p[r].accepted || M.p[r].bye;
+        for (int r = 1; r < fleet.n; r++) {
+            all &= !fleet.p[r].accepted || fleet.p[r].bye;
         }
         if (all || now_sec() - t0 > 60) {
             if (!all) {
@@ -629,46 +626,47 @@ static int run_mpi(struct learner *L, char *err, size_t errsz) {
         }
         sleep_us(200);
     }
-    *L->step = L->step0 + (long)L->received;
-    comm_bcast_wait(&M.bc);
-    memset(M.wbuf, 0, 8);
-    comm_ibcast(&M.bc, M.wbuf, M.wcap);
-    comm_bcast_wait(&M.bc);
-    uint64_t et = env_total(&M);
+    *ph->step = ph->step0 + (long)ph->received;
+    comm_wait(&fleet.bc);
+    proto_frame_close(fleet.wframe);
+    comm_ibcast(&fleet.bc, fleet.wframe, fleet.wframe_bytes);
+    comm_wait(&fleet.bc);
+    uint64_t et = env_total(&fleet);
     log_info("online: %llu transitions received (%llu env steps), %llu updates, %llu bad "
              "messages dropped",
-             (unsigned long long)L->received, (unsigned long long)et,
-             (unsigned long long)L->updates, (unsigned long long)L->ps.bad_total);
+             (unsigned long long)ph->received, (unsigned long long)et,
+             (unsigned long long)ph->updates, (unsigned long long)ph->ps.bad_total);
     for (int k = 1; k < PROTO_STATUS_COUNT; k++) {
-        if (L->ps.bad[k]) {
+        if (ph->ps.bad[k]) {
             log_info("online:   dropped as %s: %llu", proto_status_name((enum proto_status)k),
-                     (unsigned long long)L->ps.bad[k]);
+                     (unsigned long long)ph->ps.bad[k]);
         }
     }
-    comm_bcast_free(&M.bc);
-    proto_buf_free(&M.wmsg);
-    mem_free(M.p), mem_free(M.tbuf), mem_free(M.sbuf), mem_free(M.wbuf);
-    return L->bad_update ? -1 : 0;
+    comm_req_free(&fleet.bc);
+    proto_buf_free(&fleet.wmsg);
+    MEM_FREE_ALL(fleet.p, fleet.tbuf, fleet.sbuf, fleet.wframe);
+    return ph->bad_update ? -1 : 0;
 }
 
 int online_learn(struct train_cfg *tc, struct agent *ag, struct replay *rb, struct rng *sampler,
                  struct rng *drng, struct agent_draws *dr, long *step,
                  const struct online_hooks *h, char *err, size_t errsz) {
-    struct learner L;
-    memset(&L, 0, sizeof L);
-    L.tc = tc, L.ag = ag, L.rb = rb, L.sampler = sampler, L.drng = drng, L.dr = dr, L.h = h;
-    L.step = step;
-    L.step0 = *step;
-    L.target_updates = (uint64_t)floor(tc->utd * (double)tc->online_steps);
-    L.t_last = L.t_update = now_sec();
-    L.lag_min = INFINITY, L.lag_max = -INFINITY;
-    L.published = (uint32_t)ag->step;
-    int rc = comm_initialized() && comm_size() > 1 ? run_mpi(&L, err, errsz)
-                                                   : run_inline(&L, err, errsz);
-    if (rc && L.bad_update) {
-        snprintf(err, errsz, "online: the loss became non-finite at update %llu; lower "
-                             "--agent.lr or check the rewards",
-                 (unsigned long long)L.updates);
+    struct online_phase ph;
+    memset(&ph, 0, sizeof ph);
+    ph.tc = tc, ph.ag = ag, ph.rb = rb, ph.sampler = sampler, ph.drng = drng, ph.dr = dr, ph.h = h;
+    ph.step = step;
+    ph.step0 = *step;
+    ph.target_updates = (uint64_t)floor(tc->utd * (double)tc->online_steps);
+    ph.t_last = ph.t_update = now_sec();
+    ph.lag_min = INFINITY, ph.lag_max = -INFINITY;
+    ph.published = (uint32_t)ag->step;
+    int rc = comm_initialized() && comm_size() > 1 ? run_mpi(&ph, err, errsz)
+                                                   : run_inline(&ph, err, errsz);
+    if (rc && ph.bad_update) {
+        snprintf(err, errsz,
+                 "online: the loss became non-finite at update %llu; lower "
+                 "--agent.lr or check the rewards",
+                 (unsigned long long)ph.updates);
     }
     return rc;
 }

@@ -8,28 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "actor/actor.h"
-#include "common/proto.h"
+#include "learner/agent.h"
 #include "learner/replay.h"
-#include "learner/train.h"
-
-#define ONLINE_SETUP_MAGIC 0x51464c4fu /* "OLFQ" */
-#define ONLINE_JSON_MAX 16384
-
-/* broadcast once from rank 0 to the actors when the online phase starts (n_params 0: none) */
-struct online_setup {
-    uint32_t magic;
-    uint32_t max_batch;     /* transitions per TRANSITIONS message */
-    uint64_t n_params;      /* floats of the policy block */
-    int32_t obs_dim, act_dim;
-    char config_json[ONLINE_JSON_MAX]; /* the resolved train config (cfg JSON) */
-};
-
-/* bytes of one weight broadcast: 8-byte length (0 = end of run) + a WEIGHTS message */
-size_t online_weights_bcast_bytes(uint64_t n_params);
-/* the actor rank's config from the setup */
-int online_actor_cfg(const struct online_setup *s, int rank, struct actor_cfg *ac, char *err,
-                     size_t errsz);
+#include "learner/train_cfg.h"
 
 /* statistics of one logging interval */
 struct online_stats {

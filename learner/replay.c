@@ -24,11 +24,8 @@ void replay_init(struct replay *r, int O, int A, size_t cap, int maxB) {
 }
 
 void replay_free(struct replay *r) {
-    void *p[] = {r->obs, r->next_obs, r->act, r->rew, r->mask, r->term,
-                 r->b_obs, r->b_next, r->b_act, r->b_rew, r->b_mask};
-    for (size_t i = 0; i < FLOQ_ARRAY_LEN(p); i++) {
-        mem_free(p[i]);
-    }
+    MEM_FREE_ALL(r->obs, r->next_obs, r->act, r->rew, r->mask, r->term, r->b_obs, r->b_next,
+                 r->b_act, r->b_rew, r->b_mask);
     memset(r, 0, sizeof *r);
 }
 

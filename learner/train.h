@@ -1,54 +1,14 @@
-/* train.h — the subcommands that drive the agent: `floq train` (offline pre-training, then
- * online fine-tuning), `floq q` (Q read-out from a checkpoint) and `floq eval`.
+/* train.h — `floq train` on the learner (rank 0, or the only process): load the run (a new
+ * agent for a dataset, --restore_path, or --resume), the offline loop, the online phase
+ * (online.h), the final checkpoint; evaluations and checkpoints on the way. A run is one
+ * directory (runlog.h): config.json, metrics.csv, eval.csv, actors.csv, checkpoints/.
  *
- * A run is one directory: config.json (resolved), metrics.csv, eval.csv, checkpoints/.
+ * Under mpirun only rank 0 calls this; the other ranks run actor_rank_main (learner/main.c).
  */
 #ifndef FLOQ_TRAIN_H
 #define FLOQ_TRAIN_H
 
-#include <stdint.h>
-
-#include "learner/agent.h"
-
-#define TRAIN_PATH_MAX 1024
-
-struct train_cfg {
-    char agent[16];          /* floq | fql */
-    char env_name[128];
-    char dataset[TRAIN_PATH_MAX];
-    char save_dir[TRAIN_PATH_MAX];
-    char run_dir[TRAIN_PATH_MAX]; /* resolved; --run_dir overrides the generated name */
-    char resume[TRAIN_PATH_MAX];
-    char restore_path[TRAIN_PATH_MAX];
-    char project_name[64], run_group[64];
-    char preset[16];          /* paper | small | tiny */
-    uint64_t seed;
-    long offline_steps, online_steps, buffer_size;
-    long log_interval, eval_interval, save_interval, plot_interval;
-    int eval_episodes, video_episodes, video_frame_skip, balanced_sampling;
-    int restore_epoch;
-    char p_aug[16], frame_stack[16];
-    /* online (actor-learner) */
-    float utd;
-    long sync_interval;
-    int num_envs;
-    long start_online_after; /* minimum fill of online transitions before updates */
-    int test_bad_actor;      /* tests only */
-    int test_fault;          /* tests only: enum actor_fault of actor rank 1 */
-    int lockstep;            /* policy lag 0: one update per transition, weights every update */
-    struct agent_cfg ac;
-};
-
+/* returns the process exit code: 0, 1 (a run that failed), 2 (bad flags or inputs) */
 int train_main(int argc, char **argv);
-/* the resolved config as the flat JSON of config.json, and back */
-int train_cfg_to_json(const struct train_cfg *tc, char *out, size_t n);
-int train_cfg_from_json(struct train_cfg *tc, const char *json, char *err, size_t errsz);
-int q_main(int argc, char **argv);
-int eval_main(int argc, char **argv);
-
-/* loads an agent from a checkpoint file (config, params, target, Adam state); the agent's
- * batch capacity is max_rows/R or the checkpoint's batch size, whichever is larger */
-int train_load_agent(struct agent *a, struct train_cfg *tc, const char *path, int max_rows,
-                     uint64_t *step, char *err, size_t errsz);
 
 #endif

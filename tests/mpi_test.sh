@@ -3,12 +3,14 @@
 #  * -np 3 offline -> online on tiny-v0: both actors deliver, weights reach them (policy lag
 #    finite and bounded), the updates-per-env-step ratio holds (utd 1 +- 10%), exit 0;
 #  * an actor rank sending malformed, truncated, wrong-version, wrong-size, NaN and oversized
-#    messages: the learner counts every one, survives and keeps training;
+#    messages: the learner counts every one, survives and keeps training (these fault cases run
+#    build/floq-faults, the test build; build/floq has no fault flags);
 #  * --lockstep reproduces the reference's policy lag 0; -np 1 (no mpirun) runs inline, lag 0;
 #  * an offline checkpoint resumes straight into online fine-tuning.
 set -u
 build=${1:-build}
 floq=$(cd "$(dirname "$build/floq")" && pwd)/floq
+faults=$(cd "$(dirname "$build/floq")" && pwd)/floq-faults
 export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 . "$(dirname "$0")/lib.sh"
@@ -16,6 +18,14 @@ col() {  # col FILE NAME -> values of that column on online rows
   awk -F, -v name="$2" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == name) c = i; next}
                         $2 == "online" {print $c}' "$1"
 }
+
+# fault injection exists only in the test build
+"$floq" train --help >"$T/help.txt" 2>&1
+"$faults" train --help >"$T/help-faults.txt" 2>&1
+check "! grep -q test_ '$T/help.txt' && grep -q test_bad_actor '$T/help-faults.txt' && grep -q test_fault '$T/help-faults.txt'" \
+  "--test_* flags only in build/floq-faults --help"
+"$floq" train --test_fault drop_batch >/dev/null 2>&1
+check "[ $? -eq 2 ]" "build/floq refuses --test_fault (unknown flag)"
 
 "$floq" collect --env_name tiny-v0 --policy random --episodes 100 --out "$T/tiny.npz" 2>/dev/null \
   || bad "collect tiny"
@@ -46,7 +56,7 @@ check "[ \$(col '$T/a/metrics.csv' bad_messages | tail -1) -eq 0 ]" "no bad mess
 check "[ -f '$T/a/checkpoints/ckpt-0000003300.ckpt' ]" "final checkpoint at step 3300"
 
 # 2. a misbehaving actor: counted, dropped, training goes on
-timeout 180 mpirun -np 3 "$floq" train "${common[@]}" --offline_steps 100 --online_steps 1500 \
+timeout 180 mpirun -np 3 "$faults" train "${common[@]}" --offline_steps 100 --online_steps 1500 \
   --test_bad_actor 2 --run_dir "$T/b" >"$T/b.log" 2>&1
 rc=$?
 check "[ $rc -eq 0 ]" "bad-actor run exit $rc ($(tail -n 3 "$T/b.log"))"
@@ -79,14 +89,14 @@ check "[ $? -eq 0 ] && [ -f '$T/e/checkpoints/ckpt-0000000700.ckpt' ]" \
   "resume offline -> online ($(tail -n 2 "$T/e.log"))"
 
 # 6. a real batch lost on the way (dropped as corrupt): credits count env steps, the run ends
-timeout 120 mpirun -np 3 "$floq" train "${common[@]}" --offline_steps 50 --online_steps 800 \
+timeout 120 mpirun -np 3 "$faults" train "${common[@]}" --offline_steps 50 --online_steps 800 \
   --test_fault drop_batch --run_dir "$T/f" >"$T/f.log" 2>&1
 check "[ $? -eq 0 ] && grep -q 'dropped as checksum: 1' '$T/f.log'" \
   "a lost batch neither stalls nor ends the run early ($(tail -n 2 "$T/f.log" | tr '\n' ' '))"
 
 # 7. a refused actor (HELLO with the wrong obs size): the run completes with the other actor,
 #    and the refused rank exits non-zero only after the end-of-run broadcast
-timeout 120 mpirun -np 3 "$floq" train "${common[@]}" --offline_steps 50 --online_steps 600 \
+timeout 120 mpirun -np 3 "$faults" train "${common[@]}" --offline_steps 50 --online_steps 600 \
   --test_fault bad_hello --run_dir "$T/g" >"$T/g.log" 2>&1
 check "grep -q 'refused this actor' '$T/g.log' && grep -q 'online: 60[0-9] transitions received' '$T/g.log' && ls '$T/g/checkpoints/' | grep -q 'ckpt-00000006[5-9][0-9].ckpt'" \
   "refused actor: the learner finishes with the others ($(grep -E 'refused|received' "$T/g.log" | head -2 | tr '\n' ' '))"

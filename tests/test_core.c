@@ -290,6 +290,76 @@ static void test_cfg(void) {
     free(buf);
 }
 
+/* flags accepted for compatibility: stored nowhere, off-only switches, absent from the JSON;
+ * one key of a flat JSON object; a subcommand's flag handling */
+static void test_cfg_compat(void) {
+    int k = 1;
+    struct cfg_opt o[] = {
+        CFG_INT("steps", &k, 0, 100, "h"),
+        CFG_IGNORED("agent.time_embed_dim", "unused by the released code"),
+        CFG_OFF("agent.use_resnets", "the ResNet flow critic is not implemented"),
+    };
+    char err[256];
+    char *ok[] = {"--agent.time_embed_dim", "64",    "--agent.use_resnets=false", "--steps=5",
+                  "--agent.use_resnets",    "False", "--agent.time_embed_dim"};
+    CHECK(cfg_parse(o, 3, 7, ok, err, sizeof err) == 0 && k == 5,
+          "compatibility flags accepted (with a value, off, bare): %s", err);
+    char *on1[] = {"--agent.use_resnets"}, *on2[] = {"--agent.use_resnets=1"};
+    char *on3[] = {"--agent.use_resnets", "0.5", "--steps=1"};
+    CHECK(cfg_parse(o, 3, 3, on3, err, sizeof err) == -1 && strstr(err, "--agent.use_resnets=0.5:"),
+          "an off-only switch takes the next word as its value: %s", err);
+    CHECK(cfg_parse(o, 3, 1, on1, err, sizeof err) == -1 &&
+              !strcmp(err, "--agent.use_resnets=true: the ResNet flow critic is not implemented; "
+                           "drop the flag"),
+          "a bare off-only switch is refused: %s", err);
+    CHECK(cfg_parse(o, 3, 1, on2, err, sizeof err) == -1 && strstr(err, "drop the flag"),
+          "an off-only switch set to 1 is refused: %s", err);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    cfg_write_json(m, o, 3);
+    fclose(m);
+    CHECK(!strcmp(buf, "{\n  \"steps\": \"5\"\n}\n"), "only options with a value in the JSON: %s",
+          buf);
+    free(buf);
+    buf = NULL;
+    m = open_memstream(&buf, &len);
+    cfg_help(m, o, 3);
+    fclose(m);
+    CHECK(strstr(buf, "accepted for compatibility; ignored") &&
+              strstr(buf, "accepted for compatibility, only as false"),
+          "--help says which flags are accepted for compatibility");
+    free(buf);
+    CHECK(cfg_read_json(o, 3,
+                        "{\"agent.time_embed_dim\": \"64\", \"agent.use_resnets\": "
+                        "\"false\", \"steps\": \"9\"}",
+                        0, err, sizeof err) == 0 &&
+              k == 9,
+          "an old config with compatibility keys reads: %s", err);
+    /* one key, parsed: not fooled by the same text inside another value */
+    char v[16];
+    const char *json = "{\"run_group\": \"\\\"agent\\\": \\\"fql\\\"\", \"agent\": \"floq\"}";
+    CHECK(cfg_json_get(json, "agent", v, sizeof v) == 0 && !strcmp(v, "floq"),
+          "cfg_json_get reads the key, not a look-alike inside a value (%s)", v);
+    CHECK(cfg_json_get(json, "seed", v, sizeof v) == -1, "absent key");
+    CHECK(cfg_json_get("{\"agent\": \"a-long-value\"}", "agent", v, 4) == -1,
+          "value longer than the buffer");
+    CHECK(cfg_json_get("{\"agent\": ", "agent", v, sizeof v) == -1, "malformed");
+    char *bad[] = {"--stepz=1"}, *help[] = {"--help"}, *run[] = {"--steps=3"};
+    FILE *keep = stderr;
+    stderr = fopen("/dev/null", "w");
+    int rc_bad = cfg_command("demo", "usage: demo\n", o, 3, 1, bad);
+    fclose(stderr);
+    stderr = keep;
+    FILE *out = stdout;
+    stdout = fopen("/dev/null", "w");
+    int rc_help = cfg_command("demo", "usage: demo\n", o, 3, 1, help);
+    fclose(stdout);
+    stdout = out;
+    CHECK(rc_bad == 2 && rc_help == 0 && cfg_command("demo", "", o, 3, 1, run) == CFG_RUN && k == 3,
+          "cfg_command: bad flag 2, --help 0, else CFG_RUN (%d %d)", rc_bad, rc_help);
+}
+
 int main(void) {
     test_rng();
     test_adam();
@@ -297,5 +367,6 @@ int main(void) {
     test_erf();
     test_param();
     test_cfg();
+    test_cfg_compat();
     return check_report("test_core");
 }

@@ -868,6 +868,117 @@ static void test_batch_and_stats(void) {
           "stats count and suppress");
 }
 
+/* SETUP: round trip, every truncation and byte flip refused, field ranges; broadcast frames */
+static void test_setup_and_frames(void) {
+    struct proto_buf out;
+    proto_buf_init(&out, 0);
+    struct proto_setup s = {.env_name = "Hopper-v4",
+                            .num_envs = 8,
+                            .seed = 1ULL << 40,
+                            .max_batch = 64,
+                            .n_params = 12345,
+                            .policy = {.obs_dim = 11,
+                                       .act_dim = 3,
+                                       .n_hidden = 3,
+                                       .hidden = {512, 256, 7},
+                                       .layer_norm = 1,
+                                       .gelu_exact = 0}};
+    CHECK(proto_encode_setup(&out, &s, err, sizeof err) == 0, "encode setup: %s", err);
+    CHECK(out.size <= PROTO_SMALL_BYTES, "setup within the small bound (%zu)", out.size);
+    struct proto_setup g;
+    CHECK(proto_decode_setup(&g, out.data, out.size, err, sizeof err) == PROTO_OK, "%s", err);
+    CHECK(!strcmp(g.env_name, s.env_name) && g.num_envs == 8 && g.seed == s.seed &&
+              g.max_batch == 64 && g.n_params == 12345 && g.policy.obs_dim == 11 &&
+              g.policy.act_dim == 3 && g.policy.n_hidden == 3 && g.policy.hidden[0] == 512 &&
+              g.policy.hidden[1] == 256 && g.policy.hidden[2] == 7 && g.policy.layer_norm == 1 &&
+              g.policy.gelu_exact == 0,
+          "setup round trip");
+    CHECK(policy_check(&g.policy, err, sizeof err) == 0, "decoded policy is valid: %s", err);
+    // every truncation and every single-byte flip is refused, and nothing is written
+    int refused = 0, total = 0;
+    for (size_t n = 0; n < out.size; n++, total++) {
+        refused += proto_decode_setup(&g, out.data, n, NULL, 0) != PROTO_OK;
+    }
+    for (size_t i = 0; i < out.size; i++, total++) {
+        unsigned char *m = exact_copy(out.data, out.size);
+        m[i] ^= 0x21;
+        refused += proto_decode_setup(&g, m, out.size, NULL, 0) != PROTO_OK;
+        free(m);
+    }
+    CHECK(refused == total, "setup: %d of %d truncations and flips refused", refused, total);
+    // field ranges, with a valid checksum
+    struct proto_setup b = s;
+    b.policy.hidden[1] = POLICY_MAX_WIDTH + 1;
+    proto_encode_setup(&out, &b, err, sizeof err);
+    CHECK(proto_decode_setup(&g, out.data, out.size, err, sizeof err) == PROTO_ERR_RANGE,
+          "hidden width over the bound: %s", err);
+    b = s;
+    b.policy.layer_norm = 2;
+    proto_encode_setup(&out, &b, err, sizeof err);
+    CHECK(proto_decode_setup(&g, out.data, out.size, err, sizeof err) == PROTO_ERR_FLAG,
+          "layer_norm 2: %s", err);
+    b = s;
+    b.n_params = 0;
+    proto_encode_setup(&out, &b, err, sizeof err);
+    CHECK(proto_decode_setup(&g, out.data, out.size, err, sizeof err) == PROTO_ERR_SIZE,
+          "n_params 0: %s", err);
+    b = s;
+    b.num_envs = 0;
+    proto_encode_setup(&out, &b, err, sizeof err);
+    CHECK(proto_decode_setup(&g, out.data, out.size, err, sizeof err) == PROTO_ERR_RANGE,
+          "num_envs 0: %s", err);
+    b = s;
+    snprintf(b.env_name, sizeof b.env_name, "bad\x01name");
+    proto_encode_setup(&out, &b, err, sizeof err);
+    CHECK(proto_decode_setup(&g, out.data, out.size, err, sizeof err) == PROTO_ERR_RANGE,
+          "non-printable env name: %s", err);
+    b = s;
+    b.policy.n_hidden = MLP_MAX_HIDDEN + 1;
+    CHECK(proto_encode_setup(&out, &b, err, sizeof err) == -1, "encoder refuses 9 layers");
+    b.policy.n_hidden = 0;
+    CHECK(proto_encode_setup(&out, &b, err, sizeof err) == -1, "encoder refuses 0 layers");
+    b = s;
+    b.env_name[0] = 0;
+    CHECK(proto_encode_setup(&out, &b, err, sizeof err) == -1, "encoder refuses an empty name");
+    proto_encode_setup(&out, &s, err, sizeof err);
+    CHECK(proto_decode_hello(&(struct proto_hello){0}, out.data, out.size, NULL, 0) ==
+              PROTO_ERR_KIND,
+          "a SETUP is not a HELLO");
+    CHECK(!strcmp(proto_kind_name(PROTO_KIND_SETUP), "SETUP"), "SETUP name");
+
+    // frames: a message, the closing frame, a length past the frame
+    size_t fb = proto_frame_bytes(PROTO_SMALL_BYTES);
+    unsigned char *frame = calloc(1, fb);
+    const unsigned char *msg = NULL;
+    size_t len = 0;
+    proto_frame_put(frame, fb, &out);
+    CHECK(proto_frame_get(frame, fb, &msg, &len) == 1 && len == out.size &&
+              !memcmp(msg, out.data, len) && frame[0] == (out.size & 0xff),
+          "frame round trip (little-endian length)");
+    CHECK(proto_decode_setup(&g, msg, len, err, sizeof err) == PROTO_OK, "setup from a frame");
+    proto_frame_close(frame);
+    CHECK(proto_frame_get(frame, fb, &msg, &len) == 0, "closing frame");
+    frame[0] = 0xff, frame[1] = 0xff;
+    CHECK(proto_frame_get(frame, fb, &msg, &len) == -1, "length past the frame refused");
+    free(frame);
+    proto_buf_free(&out);
+}
+
+/* encoders refuse what their decoders would: an ERROR saying ok, a BYE from rank 0 */
+static void test_encoder_refusals(void) {
+    struct proto_buf out;
+    proto_buf_init(&out, 0);
+    CHECK(proto_encode_error(&out, PROTO_OK, "fine", err, sizeof err) == -1 &&
+              strstr(err, "failure code"),
+          "ERROR with code ok refused: %s", err);
+    struct proto_bye y = {0, 1, 1, 1};
+    CHECK(proto_encode_bye(&out, &y, err, sizeof err) == -1 && strstr(err, "rank"),
+          "BYE from rank 0 refused: %s", err);
+    y.rank = 1;
+    CHECK(proto_encode_bye(&out, &y, err, sizeof err) == 0, "BYE from rank 1: %s", err);
+    proto_buf_free(&out);
+}
+
 int main(void) {
     test_checksum();
     test_roundtrip_transitions();
@@ -877,5 +988,7 @@ int main(void) {
     test_hostile_sizes();
     test_zero_alloc();
     test_batch_and_stats();
+    test_setup_and_frames();
+    test_encoder_refusals();
     return check_report("test_proto");
 }

@@ -1,0 +1,17 @@
+/* actor_rank.h — an actor rank's whole life under mpirun (rank >= 1), the actor's side of
+ * docs/protocol.md: wait (sleep-polling) for the learner's SETUP broadcast, build the actor it
+ * describes, say HELLO, then step the envs against credits, stream TRANSITIONS, pick up WEIGHTS
+ * between steps, and after STOP send the last batch and BYE and follow the broadcast channel to
+ * its end. Knows nothing of the learner but the protocol.
+ *
+ *   comm_init(NULL, NULL);
+ *   int rc = comm_rank() == 0 ? learner(...) : actor_rank_main();
+ */
+#ifndef FLOQ_ACTOR_RANK_H
+#define FLOQ_ACTOR_RANK_H
+
+/* returns the process exit code: 0, or 1 when the setup was bad or the learner refused this
+ * actor; a failure to build the actor ends the whole job (comm_abort) */
+int actor_rank_main(void);
+
+#endif
