@@ -903,18 +903,24 @@ static void metrics_total(struct agent *a, int B) {
 void agent_grads(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
     FLOQ_ASSERT(b->B <= a->maxB && b->B == d->B);
     a->job_b = b, a->job_d = d;
+    double t0 = now_sec();
     pool_run(&a->pool, losses_job, a);
+    double t1 = now_sec();
     if (a->nthreads > 1) {
         pool_run(&a->pool, reduce_job, a);
     }
     metrics_total(a, b->B);
     a->job_b = NULL, a->job_d = NULL;
+    a->t_losses += t1 - t0;
+    a->t_reduce += now_sec() - t1;
 }
 
 void agent_apply(struct agent *a) {
+    double t0 = now_sec();
     adam_next(&a->opt);
     pool_run(&a->pool, apply_job, a);
     a->step++;
+    a->t_apply += now_sec() - t0;
 }
 
 void agent_update(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {

@@ -129,7 +129,8 @@ struct agent {
     int maxB, nthreads;
     struct agent_worker *wk; /* (nthreads) */
     struct pool pool;
-    const struct agent_batch *job_b; /* the update in flight (pool jobs read them) */
+    double t_losses, t_reduce, t_apply; /* seconds spent in the three phases, summed */
+    const struct agent_batch *job_b;    /* the update in flight (pool jobs read them) */
     const struct agent_draws *job_d;
     /* intermediates of the last update (for tests and logging) */
     float *next_actions;      /* (BR,A) */
