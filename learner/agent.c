@@ -318,6 +318,15 @@ void agent_free(struct agent *a) {
     memset(a, 0, sizeof *a);
 }
 
+static void alloc_job(void *ctx, int tid, int n) {
+    struct agent *a = ctx;
+    if (tid > 0) {
+        /* a share is at most ceil(maxB / n) transitions, whatever the batch (pool_split) */
+        worker_alloc(a, &a->wk[tid], (a->maxB + n - 1) / n);
+        a->wk[tid].g = mem_alloc(sizeof(float) * a->pb.n);
+    }
+}
+
 int agent_set_threads(struct agent *a, int n, char *err, size_t errsz) {
     if (n < 1) {
         seterr(err, errsz, "agent: %d update threads; expected at least 1", n);
@@ -335,14 +344,11 @@ int agent_set_threads(struct agent *a, int n, char *err, size_t errsz) {
         wk[0] = a->wk[0];
         mem_free(a->wk);
         a->wk = wk;
-        /* a share is at most ceil(maxB / n) transitions, whatever the batch (pool_split) */
-        int share = (a->maxB + n - 1) / n;
-        for (int k = 1; k < n; k++) {
-            worker_alloc(a, &wk[k], share);
-            wk[k].g = mem_alloc(sizeof(float) * a->pb.n);
-        }
         a->pool = np;
         a->nthreads = n;
+        /* each thread allocates (and so first touches: zeroes) its own scratch and gradient,
+         * which puts them on its NUMA node */
+        pool_run(&a->pool, alloc_job, a);
     }
     if (n > 1) {
         linear_blas_threads(1); /* every update thread calls BLAS on its own rows */
