@@ -262,8 +262,8 @@ struct curve_agent {
     struct rng r;
     float *obs, *nobs, *act, *rew, *mask;
     double upd[MAX_POINTS], ratio[MAX_POINTS], blas_upd[MAX_POINTS], blas_ratio[MAX_POINTS];
-    double phase[MAX_POINTS][3]; /* ms per update: losses, gradient sum, Polyak + Adam */
-    double last_phase[3];
+    double phase[MAX_POINTS][4]; /* ms per update: losses, gradient sum, Polyak + Adam, draws */
+    double last_phase[4];
 };
 
 static int curve_agent_init(struct curve_agent *ca, int kind, int paper) {
@@ -308,10 +308,12 @@ static double curve_agent_rate(struct curve_agent *ca, double budget) {
     agent_update(&ca->a, &ca->b, &ca->d);
     struct agent *a = &ca->a;
     a->t_losses = a->t_reduce = a->t_apply = 0;
-    double t0 = now_sec();
+    double t0 = now_sec(), t_draws = 0;
     int it = 0;
     do {
+        double td = now_sec();
         agent_draws_sample(&ca->d, &ca->c, &ca->r);
+        t_draws += now_sec() - td;
         agent_update(&ca->a, &ca->b, &ca->d);
         it++;
     } while (now_sec() - t0 < budget || it < 2);
@@ -319,6 +321,7 @@ static double curve_agent_rate(struct curve_agent *ca, double budget) {
     ca->last_phase[0] = a->t_losses / it * 1e3;
     ca->last_phase[1] = a->t_reduce / it * 1e3;
     ca->last_phase[2] = a->t_apply / it * 1e3;
+    ca->last_phase[3] = t_draws / it * 1e3;
     return it / el;
 }
 
@@ -425,17 +428,18 @@ static void bench_learner(double seconds) {
     }
     printf("  (u (r) s: updates/s, ratio to the same-thread-count sgemm, speedup over 1 thread)\n");
     printf("\n  where an update's time goes, ms: losses and gradients (all threads) | sum of the "
-           "threads' gradients | Polyak + Adam\n  %7s",
+           "threads' gradients | Polyak + Adam | the draws (one thread, before the update)\n"
+           "  %7s",
            "threads");
     for (int i = 0; i < na; i++) {
-        printf(" %26s", curve_name(&ca[i]));
+        printf(" %33s", curve_name(&ca[i]));
     }
     printf("\n");
     for (int k = 0; k < np; k++) {
         printf("  %7d", Ts[k]);
         for (int i = 0; i < na; i++) {
-            printf("  %9.2f | %5.2f | %5.2f", ca[i].phase[k][0], ca[i].phase[k][1],
-                   ca[i].phase[k][2]);
+            printf("  %9.2f | %5.2f | %5.2f | %5.2f", ca[i].phase[k][0], ca[i].phase[k][1],
+                   ca[i].phase[k][2], ca[i].phase[k][3]);
         }
         printf("\n");
     }
