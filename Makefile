@@ -8,6 +8,7 @@
 #   make bench      build and run the benchmarks (figures also go to build/bench.jsonl)
 #   make asan       AddressSanitizer + UBSan build of the tests, and run them
 #   make valgrind   run the unit tests under valgrind (memcheck)
+#   make tsan       ThreadSanitizer (clang) build of the threaded update's tests, and run them
 #   make setup      install the Debian packages the project needs (root, apt-get)
 #   make run        the main job on the embedded single-node default
 #   make clean
@@ -100,6 +101,15 @@ asan:
 valgrind: all
 	FLOQ_VALGRIND=1 bash tests/run.sh $(BUILD)
 
+# ThreadSanitizer (clang) over the tests of the threaded update: the pool, the agent, golden
+TSAN_FLAGS := -fsanitize=thread
+TSAN_TESTS := test_pool test_agent test_golden
+tsan:
+	$(MAKE) BUILD=build/tsan CC=clang OPT=-O1 CFLAGS="-O1 -g $(TSAN_FLAGS)" \
+		LDFLAGS="$(TSAN_FLAGS)" $(TSAN_TESTS:%=build/tsan/tests/%)
+	TSAN_OPTIONS=halt_on_error=1 FLOQ_TEST_FILTER='^($(subst $(eval) ,|,$(TSAN_TESTS)))$$' \
+		bash tests/run.sh build/tsan
+
 setup:
 	@bash .ci/setup.sh
 
@@ -110,5 +120,5 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj $(BUILD)/obj-faults -name '*.d' 2>/dev/null)
-.PHONY: all test layers bench run asan valgrind setup format clean
+.PHONY: all test layers bench run asan valgrind tsan setup format clean
 .SECONDARY:

@@ -51,6 +51,11 @@ int comm_recv(void *buf, size_t cap, int from, int tag, size_t *n);
 /* starts an MPI_Ibcast of n bytes of buf from rank 0; every rank calls it in the same order */
 int comm_ibcast(struct comm_req *r, void *buf, size_t n);
 
+/* ---- collectives over every rank of the job ---- */
+/* sums n floats over all ranks, in place (MPI_Allreduce, blocking; every rank calls it with the
+ * same n); 0 or -1 */
+int comm_allreduce_sum(float *buf, size_t n);
+
 double comm_wtime(void);
 
 #endif

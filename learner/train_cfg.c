@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "actor/fault.h"
+#include "common/pool.h"
 #include "common/util.h"
 
 /* spec §8.2: per-environment overrides of the README commands (offline). One table for both
@@ -143,6 +144,9 @@ int train_cfg_opts(struct train_cfg *tc, struct cfg_opt *o) {
                  "update (policy lag 0)"));
     ADD(CFG_LONG("start_online_after", &tc->start_online_after, 0, 1e12,
                  "online transitions to collect before online updates start"));
+    ADD(CFG_INT("learner_threads", &tc->learner_threads, 0, POOL_MAX_THREADS,
+                "threads of the learner's update (0: every core this process may use, "
+                "sched_getaffinity); results repeat bit for bit for a given count"));
     /* agent keys (spec §11) */
     ADD(CFG_FLOAT("agent.lr", &c->lr, 1e-12, 10, "Adam learning rate"));
     ADD(CFG_INT("agent.batch_size", &c->batch_size, 1, 1 << 20, "batch size"));

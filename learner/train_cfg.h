@@ -42,6 +42,7 @@ struct train_cfg {
     int num_envs;
     long start_online_after; /* minimum fill of online transitions before updates */
     int lockstep;            /* policy lag 0: one update per transition, weights every update */
+    int learner_threads;     /* update threads; 0: the cores this process may use */
     struct agent_cfg ac;
 };
 
