@@ -172,8 +172,11 @@ static void noisy_cell(struct rng *r, const int ij[2], double xy[2]) {
     xy[1] += (2.0 * rng_uniform_d(r) - 1.0) * MAZE_UNIT / 4;
 }
 
-static void maze_episodes(struct vecenv *v, struct run *run, int episodes, struct rows *r,
-                          const char *what) {
+/* task 0: OGBench's recipe (start cell uniform over free cells, goals uniform over vertex
+ * cells); task 1..5 (a singletask env name): every episode starts in that task's start cell and
+ * its first goal is the task's goal cell, later goals follow the recipe */
+static void maze_episodes(struct vecenv *v, struct run *run, int episodes, int task,
+                          struct rows *r, const char *what) {
     const struct env_shared *s = env_shared_of(v);
     const struct maze *mz = pointmaze_maze(s);
     progress(run, what, 0, episodes);
@@ -185,8 +188,11 @@ static void maze_episodes(struct vecenv *v, struct run *run, int episodes, struc
     rows_reserve(r, r->n + (size_t)episodes * (size_t)run->rows);
     for (int ep = 0; ep < episodes; ep++) {
         double init[2], goal[2];
-        noisy_cell(&run->rng, all[rng_below(&run->rng, (uint64_t)n_all)], init);
-        const int *g = vert[rng_below(&run->rng, (uint64_t)n_vert)];
+        noisy_cell(&run->rng,
+                   task > 0 ? &mz->task[task - 1][0] : all[rng_below(&run->rng, (uint64_t)n_all)],
+                   init);
+        const int *g =
+            task > 0 ? &mz->task[task - 1][2] : vert[rng_below(&run->rng, (uint64_t)n_vert)];
         noisy_cell(&run->rng, g, goal);
         maze_bfs(mz, g[0], g[1], dist);
         pointmaze_reset_to(s, e, init, goal, obs);
@@ -356,7 +362,7 @@ int collect_run(const struct collect_cfg *cfg, const struct collect_policy *pol,
         r.nv = s->m ? s->m->nv : 0;
         r.d4rl = !is_maze;
         if (is_maze) {
-            maze_episodes(&v, &run, n, &r, path);
+            maze_episodes(&v, &run, n, task, &r, path);
         } else {
             plain_episodes(&v, &run, n, &r, path);
         }
@@ -382,7 +388,9 @@ static void usage(void) {
             "                    [--noise S] [--episodes N] [--val_episodes N] [--rows N]\n"
             "                    --out FILE.npz [--seed S]\n"
             "  maze envs: OGBench navigate recipe (defaults: noise 0.5, 1000 episodes x 1001\n"
-            "  rows, giant 500 x 2001, val split FILE-val.npz with episodes/10)\n");
+            "  rows, giant 500 x 2001, val split FILE-val.npz with episodes/10); with a\n"
+            "  singletask name (...-singletask-taskN-v0) every episode starts in the task's start\n"
+            "  cell with the task's goal as its first goal\n");
 }
 
 static int parse_int(const char *key, const char *s, long lo, long hi, int *out, char *err,

@@ -552,6 +552,48 @@ static const struct npy_array *member(const struct npz *z, const char *name, enu
     return ok ? a : NULL;
 }
 
+/* a singletask name: every episode starts within 1 m (per axis) of the task's start cell centre
+ * and its first goal is the task's goal (the expert reaches it: a row within 1 m of it) */
+static void test_collect_maze_task(void) {
+    const char *out = tpath("pm-t3.npz");
+    struct collect_cfg cfg = {.env_name = "pointmaze-medium-navigate-singletask-task3-v0",
+                              .policy = "expert",
+                              .noise = 0.5,
+                              .episodes = 4,
+                              .val_episodes = 0,
+                              .rows = 301,
+                              .out = out,
+                              .seed = 3};
+    int rc = collect_run(&cfg, NULL, err, sizeof err);
+    CHECK(rc == 0, "collect task3: %s", err);
+    struct npz z;
+    if (rc || npz_load(&z, out, err, sizeof err)) {
+        CHECK(0, "read back %s: %s", out, err);
+        return;
+    }
+    const struct maze *mz = maze_get(MAZE_MEDIUM);
+    double s[2], g[2];
+    maze_ij_to_xy(mz->task[2][0], mz->task[2][1], s);
+    maze_ij_to_xy(mz->task[2][2], mz->task[2][3], g);
+    const struct npy_array *obs = member(&z, "observations", NPY_F4, 4 * 301, 2);
+    if (obs) {
+        const float *o = obs->data;
+        int starts = 0, reached = 0;
+        for (int ep = 0; ep < 4; ep++) {
+            const float *e = o + 2 * 301 * ep;
+            starts += fabs(e[0] - s[0]) <= 1.0 && fabs(e[1] - s[1]) <= 1.0;
+            int hit = 0;
+            for (int t = 0; t < 301 && !hit; t++) {
+                hit = hypot(e[2 * t] - g[0], e[2 * t + 1] - g[1]) <= 1.0;
+            }
+            reached += hit;
+        }
+        CHECK(starts == 4, "task3 episodes start at (8,16) +-1 (%d of 4)", starts);
+        CHECK(reached == 4, "task3 episodes reach the goal (4,12) (%d of 4)", reached);
+    }
+    npz_free(&z);
+}
+
 static void test_collect_maze(void) {
     const char *out = tpath("pm.npz"), *val = tpath("pm-val.npz");
     struct collect_cfg cfg = {.env_name = "pointmaze-medium-navigate-v0",
@@ -710,6 +752,7 @@ int main(void) {
     test_instability();
     test_bad_model();
     test_collect_maze();
+    test_collect_maze_task();
     test_collect_plain(g_dir);
     tmpdir_remove();
     return check_report("test_envs");
