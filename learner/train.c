@@ -257,10 +257,13 @@ static void metrics_row(struct trainer *t, long step, const char *phase, double 
     runlog_metrics(&t->log, &r);
 }
 
-/* evaluates when one is due (or now, with force) */
+/* evaluates when one is due (or now, with force). The last step's evaluation is left to the
+ * forced one after the final save: online, the step counts env steps and the learner may still
+ * owe updates when the last one arrives, so only then are the parameters the saved ones */
 static void eval_tick(struct trainer *t, long step, int force) {
     const struct train_cfg *tc = &t->tc;
-    if (!t->can_eval || (!force && (t->next_eval <= 0 || step < t->next_eval))) {
+    if (!t->can_eval || (!force && (t->next_eval <= 0 || step < t->next_eval ||
+                                    step >= tc->offline_steps + tc->online_steps))) {
         return;
     }
     while (t->next_eval > 0 && t->next_eval <= step) {

@@ -55,6 +55,18 @@ check "awk 'BEGIN{split(\"$utd\", u, \" \"); exit !(u[1] >= 0.9 && u[2] <= 1.1)}
 check "[ \$(col '$T/a/metrics.csv' bad_messages | tail -1) -eq 0 ]" "no bad messages in a clean run"
 check "[ -f '$T/a/checkpoints/ckpt-0000003300.ckpt' ]" "final checkpoint at step 3300"
 
+# the last evaluation row is of the final checkpoint's parameters (online, the learner may still
+# owe updates when the last env step arrives): floq eval with the run's evaluation seed
+# (seed 0 + step) gives the same return
+timeout 180 mpirun -np 2 "$floq" train "${common[@]}" --offline_steps 100 --online_steps 1000 \
+  --eval_interval 1100 --eval_episodes 5 --run_dir "$T/lastev" >"$T/lastev.log" 2>&1
+check "[ $? -eq 0 ]" "mpirun -np 2 with evaluations ($(tail -n 2 "$T/lastev.log"))"
+last=$(tail -n 1 "$T/lastev/eval.csv" | cut -d, -f1,3)
+again=$("$floq" eval --checkpoint "$T/lastev/checkpoints/ckpt-0000001100.ckpt" --episodes 5 --seed 1100 \
+        2>/dev/null | awk '$1 == "return" {print $2}')
+check "[ '${last%%,*}' = 1100 ] && awk 'BEGIN{d = ${last#*,} - (${again:-nan}); exit !(d < 1e-3 && d > -1e-3)}'" \
+  "final evaluation row (step,return = $last) = floq eval of the final checkpoint ($again)"
+
 # 2. a misbehaving actor: counted, dropped, training goes on
 timeout 180 mpirun -np 3 "$faults" train "${common[@]}" --offline_steps 100 --online_steps 1500 \
   --test_bad_actor 2 --run_dir "$T/b" >"$T/b.log" 2>&1
