@@ -35,6 +35,21 @@ static void *progress_main(void *comm) {
     return NULL;
 }
 
+/* A message larger than the receiver's bound is taken off the queue without being stored. A
+ * contiguous truncating receive is not safe for that: with Open MPI's shared-memory single-copy
+ * mechanism (CMA, the default) a rendezvous message is copied in full whatever the receive
+ * count, over the receive buffer and past it (a 1-byte sink on the stack was overwritten by the
+ * peer's bytes). A receive datatype with a gap makes the transport unpack through its
+ * convertor, which stops at the receive size: the message is consumed, nothing past the 3-byte
+ * sink is written, and the receive returns MPI_ERR_TRUNCATE (not fatal: MPI_ERRORS_RETURN). */
+static MPI_Datatype g_gap = MPI_DATATYPE_NULL; /* bytes 0 and 2 of 3 */
+
+static void discard_message(MPI_Message *m) {
+    unsigned char sink[3];
+    MPI_Status st;
+    MPI_Mrecv(sink, 1, g_gap, m, &st);
+}
+
 int comm_launched(void) {
     const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"};
     for (size_t i = 0; i < FLOQ_ARRAY_LEN(vars); i++) {
@@ -60,6 +75,8 @@ int comm_init(int *argc, char ***argv) {
     MPI_Comm_set_errhandler(g_p2p, MPI_ERRORS_RETURN);
     MPI_Comm_set_errhandler(g_bc, MPI_ERRORS_RETURN);
     MPI_Comm_dup(MPI_COMM_WORLD, &g_prog);
+    MPI_Type_vector(2, 1, 2, MPI_BYTE, &g_gap);
+    MPI_Type_commit(&g_gap);
     g_inited = 1;
     log_set_rank(g_rank);
     if (prov == MPI_THREAD_MULTIPLE && g_size > 1 && !getenv("FLOQ_NO_PROGRESS_THREAD")) {
@@ -83,6 +100,7 @@ void comm_finalize(void) {
         atomic_store(&g_run, 0);
         pthread_join(g_thread, NULL);
     }
+    MPI_Type_free(&g_gap);
     MPI_Comm_free(&g_prog);
     MPI_Comm_free(&g_p2p);
     MPI_Comm_free(&g_bc);
@@ -178,24 +196,20 @@ int comm_poll(int src, int tag, int *from, int *tag_out, size_t *n) {
 }
 
 int comm_recv(void *buf, size_t cap, int from, int tag, size_t *n) {
+    MPI_Message m;
     MPI_Status st;
     int flag = 0, cnt = 0;
-    MPI_Iprobe(from, tag, g_p2p, &flag, &st);
-    if (flag) {
-        MPI_Get_count(&st, MPI_BYTE, &cnt);
-    }
-    if (flag && (size_t)cnt > cap) {
-        /* consume the oversized message in small pieces of nothing: a truncating receive with
-         * MPI_ERRORS_RETURN takes it off the queue and reports MPI_ERR_TRUNCATE */
-        char sink[1];
-        MPI_Recv(sink, 1, MPI_BYTE, from, tag, g_p2p, &st);
-        *n = (size_t)cnt;
+    *n = 0;
+    if (MPI_Improbe(from, tag, g_p2p, &flag, &m, &st) != MPI_SUCCESS || !flag) {
         return -1;
     }
-    int rc = MPI_Recv(buf, (int)(cap > INT32_MAX ? INT32_MAX : cap), MPI_BYTE, from, tag, g_p2p,
-                      &st);
     MPI_Get_count(&st, MPI_BYTE, &cnt);
     *n = (size_t)cnt;
+    if ((size_t)cnt > cap) {
+        discard_message(&m);
+        return -1;
+    }
+    int rc = MPI_Mrecv(buf, cnt, MPI_BYTE, &m, &st);
     return rc == MPI_SUCCESS ? 0 : -1;
 }
 

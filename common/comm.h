@@ -43,8 +43,9 @@ void comm_req_free(struct comm_req *r);
 int comm_isend(struct comm_req *r, int dest, int tag, const void *buf, size_t n);
 /* is a message waiting? from src (-1: any) with tag (-1: any); fills its source, tag, size */
 int comm_poll(int src, int tag, int *from, int *tag_out, size_t *n);
-/* receives the waiting message (from, tag) into buf. A message larger than cap is consumed and
- * dropped: returns -1 with *n = its size. 0 on success. */
+/* receives the waiting message (from, tag) into buf: 0 with its size in *n. A message larger
+ * than cap is consumed without being stored (whatever Open MPI's single-copy mechanism): -1
+ * with *n = its size. -1 with *n = 0 when no such message is waiting. */
 int comm_recv(void *buf, size_t cap, int from, int tag, size_t *n);
 
 /* ---- broadcast channel (rank 0 is the root) ---- */

@@ -4,7 +4,8 @@
 #    finite and bounded), the updates-per-env-step ratio holds (utd 1 +- 10%), exit 0;
 #  * an actor rank sending malformed, truncated, wrong-version, wrong-size, NaN and oversized
 #    messages: the learner counts every one, survives and keeps training (these fault cases run
-#    build/floq-faults, the test build; build/floq has no fault flags);
+#    build/floq-faults, the test build; build/floq has no fault flags), with Open MPI's default
+#    shared-memory single-copy mechanism (CMA) and again with single-copy off;
 #  * --lockstep reproduces the reference's policy lag 0; -np 1 (no mpirun) runs inline, lag 0;
 #  * an offline checkpoint resumes straight into online fine-tuning.
 set -u
@@ -12,7 +13,9 @@ build=${1:-build}
 floq=$(cd "$(dirname "$build/floq")" && pwd)/floq
 faults=$(cd "$(dirname "$build/floq")" && pwd)/floq-faults
 export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
+# Open MPI's defaults otherwise (single-copy CMA on); one case also runs with single-copy off
+export OMPI_MCA_rmaps_base_oversubscribe=1
+unset OMPI_MCA_btl_vader_single_copy_mechanism
 . "$(dirname "$0")/lib.sh"
 col() {  # col FILE NAME -> values of that column on online rows
   awk -F, -v name="$2" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == name) c = i; next}
@@ -55,18 +58,23 @@ check "awk 'BEGIN{split(\"$utd\", u, \" \"); exit !(u[1] >= 0.9 && u[2] <= 1.1)}
 check "[ \$(col '$T/a/metrics.csv' bad_messages | tail -1) -eq 0 ]" "no bad messages in a clean run"
 check "[ -f '$T/a/checkpoints/ckpt-0000003300.ckpt' ]" "final checkpoint at step 3300"
 
-# 2. a misbehaving actor: counted, dropped, training goes on
-timeout 180 mpirun -np 3 "$faults" train "${common[@]}" --offline_steps 100 --online_steps 1500 \
-  --test_bad_actor 2 --run_dir "$T/b" >"$T/b.log" 2>&1
-rc=$?
-check "[ $rc -eq 0 ]" "bad-actor run exit $rc ($(tail -n 3 "$T/b.log"))"
-nbad=$(sed -n 's/.*updates, \([0-9]*\) bad messages dropped.*/\1/p' "$T/b.log")
-check "[ '$nbad' = 14 ]" "all 14 malformed messages counted ($nbad)"
-for why in truncated version checksum size dims nonfinite; do
-  check "grep -q 'dropped as $why' '$T/b.log'" "drop reason '$why' counted"
+# 2. a misbehaving actor: counted, dropped, training goes on; an oversized message (4 MiB) is
+#    consumed without being stored, with CMA (the default) and with single-copy off
+for mech in default none; do
+  if [ $mech = none ]; then export OMPI_MCA_btl_vader_single_copy_mechanism=none; fi
+  timeout 180 mpirun -np 3 "$faults" train "${common[@]}" --offline_steps 100 --online_steps 1500 \
+    --test_bad_actor 2 --run_dir "$T/b-$mech" >"$T/b.log" 2>&1
+  rc=$?
+  unset OMPI_MCA_btl_vader_single_copy_mechanism
+  check "[ $rc -eq 0 ]" "bad-actor run (single-copy $mech) exit $rc ($(tail -n 3 "$T/b.log"))"
+  nbad=$(sed -n 's/.*updates, \([0-9]*\) bad messages dropped.*/\1/p' "$T/b.log")
+  check "[ '$nbad' = 14 ]" "all 14 malformed messages counted ($nbad, single-copy $mech)"
+  for why in truncated version checksum size dims nonfinite; do
+    check "grep -q 'dropped as $why' '$T/b.log'" "drop reason '$why' counted (single-copy $mech)"
+  done
+  upd=$(col "$T/b-$mech/metrics.csv" online_updates | tail -1)
+  check "[ '$upd' = 1500 ]" "the learner kept training through the bad messages ($upd updates, single-copy $mech)"
 done
-upd=$(col "$T/b/metrics.csv" online_updates | tail -1)
-check "[ '$upd' = 1500 ]" "the learner kept training through the bad messages ($upd updates)"
 
 # 3. lock-step: lag 0 exactly
 timeout 180 mpirun -np 2 "$floq" train --env_name tiny-v0 --dataset "$T/tiny.npz" --preset tiny \
