@@ -99,6 +99,14 @@ check "[ \$(wc -l <'$T/g/eval.csv') -ge 3 ]" "periodic evaluation rows in eval.c
 $floq collect --env_name tiny-v0 --policy "checkpoint:$T/g/checkpoints/ckpt-0000000200.ckpt" \
   --episodes 5 --noise 0.1 --out "$T/fromckpt.npz" 2>/dev/null
 check "[ $? -eq 0 ] && [ -s '$T/fromckpt.npz' ]" "collect with --policy checkpoint:FILE"
+# --restore_path from another network with the same parameter count (actor widths 8,5 and 8,6
+# both give 8960 floats): refused naming the view, instead of copied as one block
+tinyargs=(--env_name tiny-v0 --dataset "$T/tiny.npz" --preset tiny --offline_steps 20 --eval_interval 0)
+$floq train "${tinyargs[@]}" --agent.actor_hidden_dims 8,5 --run_dir "$T/r85" 2>/dev/null
+$floq train "${tinyargs[@]}" --agent.actor_hidden_dims 8,6 --run_dir "$T/r86" \
+  --restore_path "$T/r85/checkpoints/ckpt-0000000020.ckpt" 2>"$T/err.txt"
+check "[ $? -eq 2 ] && grep -q 'different network' '$T/err.txt' && grep -q 'dense1/kernel' '$T/err.txt' && [ ! -d '$T/r86/checkpoints' ]" \
+  "--restore_path of another network with the same count is refused ($(head -c 300 "$T/err.txt"))"
 $floq eval --checkpoint "$T/g/checkpoints/ckpt-0000000200.ckpt" --episodes 5 >"$T/ev.txt"
 check "[ $? -eq 0 ] && grep -q success '$T/ev.txt'" "floq eval prints success for tiny-v0"
 
