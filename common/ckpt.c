@@ -2,6 +2,7 @@
  * The read side (header checks, bounded msgpack reader, lookups) is in ckpt_load.c. */
 #include "common/ckpt.h"
 
+#include "common/afile.h"
 #include "common/mem.h"
 #include "common/util.h"
 
@@ -304,33 +305,6 @@ static int pack_all(struct sink *s, const struct ckpt_writer *w) {
     return 0;
 }
 
-/* fsyncs the directory holding path, so the rename survives a power loss; 0, or -1 with a
- * message */
-static int fsync_parent(const char *path, char *err, size_t errsz) {
-    char *dir = mem_strdup(path);
-    char *slash = strrchr(dir, '/');
-    const char *d = !slash ? "." : (slash == dir ? "/" : dir);
-    if (slash && slash != dir) {
-        *slash = 0;
-    }
-    int fd = open(d, O_RDONLY);
-    int rc = fd < 0 ? -1 : fsync(fd);
-    int e = errno;
-    if (fd >= 0) {
-        close(fd);
-    }
-    if (rc && !(fd >= 0 && e == EINVAL)) { /* EINVAL: the file system can't fsync directories */
-        seterr(err, errsz,
-               "ckpt: saved %s but the fsync of its directory %s failed: %s; the file may not "
-               "survive a power loss",
-               path, d, strerror(e));
-        mem_free(dir);
-        return -1;
-    }
-    mem_free(dir);
-    return 0;
-}
-
 int ckpt_save(const struct ckpt_writer *w, const char *path, char *err, size_t errsz) {
     if (w->failed) {
         seterr(err, errsz, "ckpt: not saving %s: %s", path, w->err);
@@ -338,65 +312,28 @@ int ckpt_save(const struct ckpt_writer *w, const char *path, char *err, size_t e
     }
     struct sink count = {0};
     FLOQ_ASSERT(pack_all(&count, w) == 0);
-
-    size_t plen = strlen(path);
-    char *tmp = mem_alloc(plen + 5);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    const char *step = "create", *hint = "check that the directory exists and is writable";
-    int e = 0;
     uint8_t head[CKPT_HEADER_SIZE], tail[CKPT_TRAILER_SIZE];
     fill_header(head, CKPT_VERSION, count.n);
-
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        goto fail;
-    }
-    step = "write";
-    hint = "check free disk space and quotas";
-    struct sink out = {.f = f};
-    if (sink_write(&out, (const char *)head, sizeof head) || pack_all(&out, w)) {
-        errno = out.err;
-        goto fail;
-    }
-    FLOQ_ASSERT(out.n == CKPT_HEADER_SIZE + count.n);
-    put_le32(tail, out.crc);
-    errno = EIO;
-    if (fwrite(tail, 1, sizeof tail, f) != sizeof tail) {
-        goto fail;
-    }
-    step = "flush";
-    if (fflush(f)) {
-        goto fail;
-    }
-    step = "fsync";
-    if (fsync(fileno(f))) {
-        goto fail;
-    }
-    step = "close";
-    int rc = fclose(f);
-    f = NULL;
-    if (rc) {
-        goto fail;
-    }
-    step = "rename";
-    hint = "check that the path is not a directory";
-    if (rename(tmp, path)) {
-        goto fail;
-    }
-    mem_free(tmp);
-    return fsync_parent(path, err, errsz);
-
-fail:
-    e = errno;
+    struct afile af;
+    FILE *f = afile_open(&af, path);
     if (f) {
-        fclose(f);
+        struct sink out = {.f = f};
+        if (sink_write(&out, (const char *)head, sizeof head) || pack_all(&out, w)) {
+            afile_fail(&af, out.err);
+        } else {
+            FLOQ_ASSERT(out.n == CKPT_HEADER_SIZE + count.n);
+            put_le32(tail, out.crc);
+            if (fwrite(tail, 1, sizeof tail, f) != sizeof tail) {
+                afile_fail(&af, errno);
+            }
+        }
     }
-    unlink(tmp);
-    seterr(err, errsz, "ckpt: saving %s failed: %s %s: %s; %s (an existing %s is untouched)", path,
-           step, tmp, strerror(e), hint, path);
-    mem_free(tmp);
-    return -1;
+    char why[768];
+    if (afile_commit(&af, why, sizeof why)) {
+        seterr(err, errsz, "ckpt: %s", why);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- run directories --------------------------------------------------------------------- */

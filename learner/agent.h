@@ -133,6 +133,9 @@ struct policy_cfg agent_policy(const struct agent_cfg *c);
 /* the views of the trainable block of an agent with this config, registered into pb (nothing
  * allocated but the view table; param_free(pb) after); 0, or -1 when the config is invalid */
 int agent_layout(const struct agent_cfg *c, struct param_block *pb, char *err, size_t errsz);
+/* an estimate (within a few percent) of the bytes agent_init allocates for c; 0 when c is not
+ * valid. A loader bounds a file's config with it before allocating */
+size_t agent_init_bytes(const struct agent_cfg *c);
 
 void agent_draws_alloc(struct agent_draws *d, const struct agent_cfg *c);
 void agent_draws_sample(struct agent_draws *d, const struct agent_cfg *c, struct rng *r);

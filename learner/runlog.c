@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/afile.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -52,19 +53,68 @@ static FILE *open_csv(const char *dir, const char *name, const char *header) {
     return f;
 }
 
-static void write_config(const struct train_cfg *tc) {
+/* config.json, atomically: a failed write leaves the previous one and says why */
+static int write_config(const struct train_cfg *tc, char *err, size_t errsz) {
     char path[TRAIN_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/config.json", tc->run_dir);
     char *json = train_cfg_json(tc);
-    FILE *f = json ? fopen(path, "w") : NULL;
-    if (f) {
-        fputs(json, f);
-        fclose(f);
+    if (!json) {
+        seterr(err, errsz, "cannot format the config for %s", path);
+        return -1;
+    }
+    struct afile af;
+    FILE *f = afile_open(&af, path);
+    if (f && fputs(json, f) == EOF) {
+        afile_fail(&af, errno);
     }
     free(json);
+    return afile_commit(&af, err, errsz);
 }
 
-int runlog_open(struct runlog *rl, struct train_cfg *tc, char *err, size_t errsz) {
+/* a resumed run continues from its checkpoint's step: rows the previous run wrote after it
+ * (metrics, evaluations, actor rows) would repeat those steps, so they go, atomically */
+static int truncate_csv(const char *dir, const char *name, long max_step, char *err,
+                        size_t errsz) {
+    char path[TRAIN_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *in = fopen(path, "r");
+    if (!in) {
+        return 0; /* nothing written yet */
+    }
+    struct afile af;
+    FILE *out = afile_open(&af, path);
+    char line[8192];
+    long kept = 0, dropped = 0;
+    int first = 1;
+    while (fgets(line, sizeof line, in)) {
+        char *end;
+        long step = strtol(line, &end, 10);
+        int keep = first || end == line || *end != ',' || step <= max_step;
+        first = 0;
+        if (!keep) {
+            dropped++;
+        } else if (out && fputs(line, out) == EOF) {
+            afile_fail(&af, errno);
+        } else {
+            kept++;
+        }
+    }
+    fclose(in);
+    if (dropped == 0) {
+        afile_abort(&af);
+        return 0;
+    }
+    if (afile_commit(&af, err, errsz)) {
+        return -1;
+    }
+    log_info("%s: dropped %ld row(s) past step %ld, written after the checkpoint this run "
+             "resumes from",
+             path, dropped, max_step);
+    return 0;
+}
+
+int runlog_open(struct runlog *rl, struct train_cfg *tc, long resume_step, char *err,
+                size_t errsz) {
     memset(rl, 0, sizeof *rl);
     if (!tc->run_dir[0]) {
         char ts[32];
@@ -78,7 +128,15 @@ int runlog_open(struct runlog *rl, struct train_cfg *tc, char *err, size_t errsz
         return -1;
     }
     snprintf(rl->dir, sizeof rl->dir, "%s", tc->run_dir);
-    write_config(tc);
+    static const char *const csvs[] = {"metrics.csv", "eval.csv", "actors.csv"};
+    for (size_t i = 0; resume_step >= 0 && i < FLOQ_ARRAY_LEN(csvs); i++) {
+        if (truncate_csv(rl->dir, csvs[i], resume_step, err, errsz)) {
+            return -1;
+        }
+    }
+    if (write_config(tc, err, errsz)) {
+        return -1;
+    }
     rl->metrics = open_csv(rl->dir, "metrics.csv", METRIC_HEADER);
     rl->eval = open_csv(rl->dir, "eval.csv", EVAL_HEADER);
     if (!rl->metrics || !rl->eval) {

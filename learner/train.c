@@ -193,7 +193,7 @@ static int start(struct trainer *t) {
         t->draws = t->saved.draws;
     }
     agent_draws_alloc(&t->dr, &t->ag.c);
-    if (runlog_open(&t->log, tc, err, sizeof err)) {
+    if (runlog_open(&t->log, tc, t->resumed ? (long)t->start_step : -1, err, sizeof err)) {
         fprintf(stderr, "floq train: %s\n", err);
         return 1;
     }

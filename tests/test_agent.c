@@ -432,6 +432,16 @@ static void test_cfg_errors(void) {
     tiny_cfg(&c, AGENT_FLOQ);
     c.r_min = NAN;
     CHECK(agent_cfg_check(&c, err, sizeof err) == -1, "NaN reward range refused: %s", err);
+    /* all-zero rewards and no margin: an empty value support (used to abort on an assert in
+     * hlgauss_init) */
+    tiny_cfg(&c, AGENT_FLOQ);
+    c.r_min = c.r_max = 0, c.reward_offset = 0;
+    struct agent a;
+    CHECK(agent_init(&a, &c, 1, err, sizeof err) == -1 && strstr(err, "reward_offset"),
+          "rewards all 0 with --agent.reward_offset 0 refused in one line: %s", err);
+    c.reward_offset = 0.01f;
+    CHECK(agent_init(&a, &c, 1, err, sizeof err) == 0, "with a margin it runs: %s", err);
+    agent_free(&a);
 }
 
 int main(void) {

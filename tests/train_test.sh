@@ -49,6 +49,31 @@ $floq train --resume "$T/c" --offline_steps 3000 2>"$T/c.log" || { bad "resume e
 $floq q --checkpoint "$T/c/checkpoints/ckpt-0000003000.ckpt" --input "$T/q.txt" --members >"$T/qc.txt"
 check "diff <(tail -n +2 '$T/qa2.txt') <(tail -n +2 '$T/qc.txt') >/dev/null" "resumed run equals the uninterrupted one"
 
+# metrics.csv after a resume: rows written after the checkpoint the run resumes from (here the
+# newest checkpoint is lost, as when a job dies between two saves) are not repeated
+$floq train "${common[@]}" --offline_steps 1500 --save_interval 500 --log_interval 250 \
+  --run_dir "$T/d" 2>/dev/null || bad "run to 1500 with checkpoints every 500"
+rm "$T/d/checkpoints/ckpt-0000001500.ckpt"
+$floq train --resume "$T/d" --offline_steps 1500 2>"$T/d.log" || { bad "resume from 1000"; cat "$T/d.log"; }
+dups=$(cut -d, -f1 "$T/d/metrics.csv" | sort | uniq -d | tr '\n' ' ')
+check "[ -z '$dups' ] && [ \$(grep -c '^1250,' '$T/d/metrics.csv') -eq 1 ] && grep -q 'dropped 2 row' '$T/d.log'" \
+  "metrics.csv has each step once after a resume (repeated: '$dups')"
+
+# config.json that cannot be written: one line naming it, exit 1 (it used to be ignored)
+mkdir -p "$T/cfg/config.json.tmp"
+$floq train "${common[@]}" --offline_steps 10 --run_dir "$T/cfg" 2>"$T/err.txt"
+check "[ $? -eq 1 ] && grep -q 'config.json' '$T/err.txt' && [ \$(wc -l <'$T/err.txt') -le 3 ]" \
+  "unwritable config.json: exit 1 naming it ($(tail -n 1 "$T/err.txt"))"
+
+# all-zero rewards with --agent.reward_offset 0: the critic's value support is empty; one line
+# (it used to abort on an assert in common/hlgauss.c)
+$mk chain-zero "$T/zero.npz" 5 400 1
+$floq train "${common[@]}" --dataset "$T/zero.npz" --agent.reward_offset 0 --offline_steps 10 \
+  --run_dir "$T/zero" 2>"$T/err.txt"
+rc=$?
+check "[ $rc -eq 2 ] && grep -q 'reward_offset' '$T/err.txt'" \
+  "zero rewards, reward_offset 0: exit 2 and the flag named (exit $rc: $(tail -n 1 "$T/err.txt"))"
+
 $floq train --resume "$T/c" --offline_steps 4000 --agent.alpha 3 2>"$T/err.txt"
 check "[ $? -eq 2 ] && grep -q 'cannot change on --resume' '$T/err.txt'" "agent flags cannot change on --resume"
 
