@@ -71,6 +71,20 @@ int all_finite(const float *x, size_t n) {
     return ok;
 }
 
+size_t first_beyond(const float *x, size_t n, float limit) {
+    // one pass that vectorises (no early exit), then the index
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        bad |= !(fabsf(x[i]) < limit);
+    }
+    for (size_t i = 0; bad && i < n; i++) {
+        if (!(fabsf(x[i]) < limit)) {
+            return i;
+        }
+    }
+    return n;
+}
+
 uint64_t fnv1a64(uint64_t h, const void *data, size_t n) {
     const unsigned char *p = data;
     if (h == 0) {

@@ -43,6 +43,9 @@ int closest_name(const char *s, const char *const *names, int n);
 
 /* 1 if every value is finite */
 int all_finite(const float *x, size_t n);
+/* index of the first value that is NaN or has |x| >= limit (INFINITY: the first non-finite),
+ * or n when there is none */
+size_t first_beyond(const float *x, size_t n, float limit);
 
 /* formats one line into err[errsz], the library-code error convention; err may be NULL */
 void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

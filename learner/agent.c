@@ -751,12 +751,52 @@ static void losses(struct agent *a, const struct agent_batch *b, const struct ag
     a->metrics.total_loss = a->metrics.critic_loss + a->metrics.actor_loss;
 }
 
-void agent_update(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
+/* gradients this large square to infinity in Adam's second moment */
+#define AGENT_MAX_GRAD 1e18f
+
+/* names the first loss term or gradient that is not finite (or a gradient too large for Adam)
+ * in a->bad_term; 0 when there is none */
+static int find_bad_term(struct agent *a) {
+    const struct agent_metrics *m = &a->metrics;
+    int floq = a->c.kind == AGENT_FLOQ;
+    const struct {
+        const char *name;
+        double v;
+    } terms[] = {
+        {floq ? "floq_loss" : "critic_loss", floq ? m->floq_loss : m->critic_loss},
+        {"distilled_critic_loss", floq ? m->distilled_critic_loss : 0},
+        {"bc_flow_loss", m->bc_flow_loss},
+        {"distill_loss", m->distill_loss},
+        {"q_loss", m->q_loss},
+        {"total_loss", m->total_loss},
+    };
+    for (size_t i = 0; i < FLOQ_ARRAY_LEN(terms); i++) {
+        if (!isfinite(terms[i].v)) {
+            snprintf(a->bad_term, sizeof a->bad_term, "%s is %g", terms[i].name, terms[i].v);
+            return -1;
+        }
+    }
+    size_t i = first_beyond(a->pb.g, a->pb.n, AGENT_MAX_GRAD);
+    if (i < a->pb.n) {
+        const struct param_view *v = param_view_at(&a->pb, i);
+        snprintf(a->bad_term, sizeof a->bad_term, "the gradient of %s is %g",
+                 v ? v->name : "padding", (double)a->pb.g[i]);
+        return -1;
+    }
+    return 0;
+}
+
+int agent_update(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
     losses(a, b, d);
+    if (find_bad_term(a)) {
+        return -1; /* not applied: the parameters stay the last good ones */
+    }
     /* Polyak with the pre-update online params (one-step lag, spec P10), then Adam */
     polyak_update(a->target, a->pb.w, a->critic_end, a->c.tau);
     adam_step(&a->opt, a->pb.w, a->pb.g, a->pb.m, a->pb.v, a->pb.n);
     a->step++;
+    a->bad_term[0] = 0;
+    return 0;
 }
 
 void agent_evaluate(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {

@@ -6,7 +6,8 @@
  *   struct agent ag;
  *   if (agent_init(&ag, &c, seed, err, sizeof err)) ...;   // params drawn from the seed
  *   struct agent_draws d;  agent_draws_alloc(&d, &c);  agent_draws_sample(&d, &c, &rng);
- *   agent_update(&ag, &batch, &d);                        // one update: losses, Adam, Polyak
+ *   if (agent_update(&ag, &batch, &d)) ...;    // one update: losses, Adam, Polyak; -1 when
+ *                                              // a loss or gradient is not finite (ag.bad_term)
  *   ag.metrics.critic_loss ...
  *
  * Parameter layout: one trainable block pb = [critic | distilled critic (floq) | BC flow actor |
@@ -100,6 +101,7 @@ struct agent {
     float noise_lo, noise_hi; /* [l, h) of the initial noise */
     long step;
     struct agent_metrics metrics;
+    char bad_term[128]; /* after a refused update: "floq_loss is nan", "the gradient of ..." */
     /* scratch, sized at init */
     int maxB;
     struct mlp_tape t_critic, t_distill, t_bc, t_os;
@@ -141,8 +143,11 @@ void agent_draws_alloc(struct agent_draws *d, const struct agent_cfg *c);
 void agent_draws_sample(struct agent_draws *d, const struct agent_cfg *c, struct rng *r);
 void agent_draws_free(struct agent_draws *d);
 
-/* one update (spec §6): all losses and grads at the current params, Adam, Polyak */
-void agent_update(struct agent *a, const struct agent_batch *b, const struct agent_draws *d);
+/* one update (spec §6): all losses and grads at the current params, Adam, Polyak. 0; or -1
+ * when a loss term or a gradient is not finite (or a gradient is beyond 1e18, which Adam's
+ * second moment would square to infinity): then nothing is applied, the parameters, moments
+ * and target stay as they were, and a->bad_term names the term */
+int agent_update(struct agent *a, const struct agent_batch *b, const struct agent_draws *d);
 /* the same losses and metrics without touching any parameter (validation) */
 void agent_evaluate(struct agent *a, const struct agent_batch *b, const struct agent_draws *d);
 

@@ -1,5 +1,6 @@
 #include "learner/agent_ckpt.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,39 @@ static int layout_diff(const char *a, const char *b, char *why, size_t whysz) {
     return 0;
 }
 
+/* the first non-finite value among the agent's arrays: 0, or -1 with "<array>[i] (<view>) is
+ * <value>" in why */
+static int agent_nonfinite(const struct agent *a, char *why, size_t whysz) {
+    const struct {
+        const char *name;
+        const float *x;
+        size_t n;
+    } arr[] = {{"params", a->pb.w, a->pb.n},
+               {"adam_m", a->pb.m, a->pb.n},
+               {"adam_v", a->pb.v, a->pb.n},
+               {"target", a->target, a->critic_end}};
+    for (size_t k = 0; k < FLOQ_ARRAY_LEN(arr); k++) {
+        size_t i = first_beyond(arr[k].x, arr[k].n, INFINITY);
+        if (i < arr[k].n) {
+            const struct param_view *v = param_view_at(&a->pb, i);
+            seterr(why, whysz, "%s[%zu] (%s) is %g", arr[k].name, i, v ? v->name : "padding",
+                   (double)arr[k].x[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int agent_ckpt_save(const struct train_cfg *tc, const struct agent *a, const struct rng *sampler,
                     const struct rng *draws, uint64_t step, char *err, size_t errsz) {
+    char why[256];
+    if (agent_nonfinite(a, why, sizeof why)) {
+        seterr(err, errsz,
+               "checkpoint: not saving step %llu of %.300s: %s; the checkpoints already there "
+               "are kept",
+               (unsigned long long)step, tc->run_dir, why);
+        return -1;
+    }
     char dir[TRAIN_PATH_MAX + 32], path[TRAIN_PATH_MAX + 64];
     snprintf(dir, sizeof dir, "%s/checkpoints", tc->run_dir);
     mkdir(dir, 0777);
@@ -216,6 +248,13 @@ int agent_ckpt_load(struct agent *a, struct train_cfg *tc, const char *path, int
         ckpt_get_f32_exact(&ck, "adam_m", a->pb.n, a->pb.m, err, errsz) ||
         ckpt_get_f32_exact(&ck, "adam_v", a->pb.n, a->pb.v, err, errsz) ||
         ckpt_get_f32_exact(&ck, "target", a->critic_end, a->target, err, errsz)) {
+        agent_free(a);
+        goto out;
+    }
+    char why[256];
+    if (agent_nonfinite(a, why, sizeof why)) {
+        seterr(err, errsz, "%.300s holds a non-finite value: %s; the checkpoint is damaged", path,
+               why);
         agent_free(a);
         goto out;
     }

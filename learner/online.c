@@ -124,7 +124,9 @@ static uint64_t utd_updates(float utd, uint64_t n) {
     return (uint64_t)floor(u * (double)n * (1.0 + 1e-9) + 1e-9);
 }
 
-/* one update if the data allows it; returns 1 if it ran */
+/* one update if the data allows it; returns 1 if it ran (2: and a metrics row is due), 0 if
+ * not, -1 if the agent refused it (a non-finite loss or gradient): the caller stops at once,
+ * before any checkpoint or weights leave */
 static int maybe_update(struct online_phase *ph) {
     uint64_t allowed = utd_updates(ph->tc->utd, ph->received);
     if (allowed > ph->target_updates) {
@@ -136,13 +138,13 @@ static int maybe_update(struct online_phase *ph) {
     struct agent_batch b;
     replay_sample(ph->rb, ph->sampler, ph->ag->c.batch_size, &b);
     agent_draws_sample(ph->dr, &ph->ag->c, ph->drng);
-    agent_update(ph->ag, &b, ph->dr);
+    *ph->step = ph->step0 + (long)ph->received;
+    if (agent_update(ph->ag, &b, ph->dr)) {
+        ph->bad_update = 1;
+        return -1;
+    }
     ph->updates++;
     ph->t_update = now_sec();
-    if (!isfinite(ph->ag->metrics.total_loss)) {
-        ph->bad_update = 1;
-    }
-    *ph->step = ph->step0 + (long)ph->received;
     if (ph->updates % (uint64_t)ph->tc->log_interval == 0) {
         return 2;
     }
@@ -194,7 +196,7 @@ static int run_inline(struct online_phase *ph, char *err, size_t errsz) {
         actor_set_weights(&a, ag->pb.w + ag->policy_begin, ph->published);
         actor_step(&a, &sink);
         int r;
-        while ((r = maybe_update(ph)) != 0) {
+        while ((r = maybe_update(ph)) > 0) {
             if (r == 2) {
                 emit(ph, 1, 0, ph->received);
                 ph->h->tick(ph->h->ctx, *ph->step);
@@ -203,7 +205,7 @@ static int run_inline(struct online_phase *ph, char *err, size_t errsz) {
     }
     /* the last updates the data allows (utd x received, at most the target) */
     ph->target_updates = FLOQ_MIN(ph->target_updates, utd_updates(tc->utd, ph->received));
-    while (maybe_update(ph)) {
+    while (!ph->bad_update && maybe_update(ph) > 0) {
     }
     *ph->step = ph->step0 + (long)ph->received;
     if (ph->updates != ph->upd_last || ph->received != ph->recv_last) {
@@ -259,6 +261,16 @@ static void publish(struct online_phase *ph, struct actor_fleet *fleet) {
     struct agent *ag = ph->ag;
     uint32_t v = (uint32_t)ag->step;
     char err[256];
+    size_t np = ag->policy_end - ag->policy_begin;
+    size_t bad = first_beyond(ag->pb.w + ag->policy_begin, np, INFINITY);
+    if (bad < np) {
+        /* never sent: the run stops like after a refused update */
+        const struct param_view *pv = param_view_at(&ag->pb, ag->policy_begin + bad);
+        snprintf(ag->bad_term, sizeof ag->bad_term, "parameter %s is %g",
+                 pv ? pv->name : "padding", (double)ag->pb.w[ag->policy_begin + bad]);
+        ph->bad_update = 1;
+        return;
+    }
     if (proto_encode_weights(&fleet->wmsg, v, ag->pb.w + ag->policy_begin,
                              ag->policy_end - ag->policy_begin, err, sizeof err)) {
         log_error("online: %s", err);
@@ -572,6 +584,9 @@ static int run_mpi(struct online_phase *ph, char *err, size_t errsz) {
         drain(ph, &fleet);
         grant(ph, &fleet);
         int r = maybe_update(ph);
+        if (r < 0) {
+            break;
+        }
         if (r) {
             if (ag->step - last_sync >= tc->sync_interval) {
                 publish(ph, &fleet);
@@ -662,11 +677,10 @@ int online_learn(struct train_cfg *tc, struct agent *ag, struct replay *rb, stru
     ph.published = (uint32_t)ag->step;
     int rc = comm_initialized() && comm_size() > 1 ? run_mpi(&ph, err, errsz)
                                                    : run_inline(&ph, err, errsz);
-    if (rc && ph.bad_update) {
-        snprintf(err, errsz,
-                 "online: the loss became non-finite at update %llu; lower "
-                 "--agent.lr or check the rewards",
-                 (unsigned long long)ph.updates);
+    if (ph.bad_update) {
+        snprintf(err, errsz, "online update %llu: %s", (unsigned long long)ph.updates + 1,
+                 ag->bad_term);
+        return -2;
     }
     return rc;
 }

@@ -38,7 +38,9 @@ struct online_hooks {
     void (*tick)(void *ctx, long step);
 };
 
-/* runs tc->online_steps environment steps with tc->utd updates per step. *step advances. */
+/* runs tc->online_steps environment steps with tc->utd updates per step. *step advances. 0;
+ * -1 with err; -2 when the agent refused an update (ag->bad_term): the phase stopped before
+ * any checkpoint or weights left, *step is the step of that update */
 int online_learn(struct train_cfg *tc, struct agent *ag, struct replay *rb, struct rng *sampler,
                  struct rng *drng, struct agent_draws *dr, long *step,
                  const struct online_hooks *h, char *err, size_t errsz);

@@ -32,6 +32,7 @@ struct trainer {
     uint64_t start_step; /* where a resumed run continues */
     int resumed, can_eval;
     long next_eval, next_save, last_eval;
+    long last_save; /* step of the newest checkpoint this process wrote (0: none) */
     struct agent_ckpt_state saved; /* the generators of a resumed run's checkpoint */
 };
 
@@ -276,7 +277,21 @@ static int save(struct trainer *t, long step) {
         log_error("%s", err);
         return -1;
     }
+    t->last_save = step;
     return 0;
+}
+
+/* the update of step `step` was refused (agent_update): nothing after it is saved or sent */
+static void diverged(struct trainer *t, long step) {
+    char last[64] = "none was written";
+    if (t->last_save > 0 || (t->resumed && t->start_step > 0)) {
+        snprintf(last, sizeof last, "the newest, step %ld, holds the last good state",
+                 t->last_save > 0 ? t->last_save : (long)t->start_step);
+    }
+    fprintf(stderr,
+            "floq train: step %ld: %s; the update was not applied and the run stops without "
+            "saving (checkpoints: %s); lower --agent.lr or check the dataset's rewards\n",
+            step, t->ag.bad_term, last);
 }
 
 /* after every update: an evaluation or a checkpoint when one is due (the last step's checkpoint
@@ -300,23 +315,19 @@ static int offline(struct trainer *t, long *step) {
     struct train_cfg *tc = &t->tc;
     struct agent *ag = &t->ag;
     double t0 = now_sec(), t_win = t0;
-    long win_steps = 0, s0 = *step;
+    long win_steps = 0, s0 = *step, bad = 0;
     int rc = 0;
     for (; *step < tc->offline_steps; (*step)++) {
         struct agent_batch b;
         replay_sample(&t->rb, &t->sampler, ag->c.batch_size, &b);
         agent_draws_sample(&t->dr, &ag->c, &t->draws);
-        agent_update(ag, &b, &t->dr);
-        win_steps++;
         long done = *step + 1;
-        if (!isfinite(ag->metrics.total_loss)) {
-            fprintf(stderr,
-                    "\nfloq train: the loss became %g at step %ld; lower --agent.lr or "
-                    "check the dataset's rewards\n",
-                    ag->metrics.total_loss, done);
+        if (agent_update(ag, &b, &t->dr)) {
+            bad = done;
             rc = 1;
             break;
         }
+        win_steps++;
         double now = now_sec(), rate = win_steps / fmax(now - t_win, 1e-9);
         if (done % tc->log_interval == 0 || done == tc->offline_steps || done == 1) {
             metrics_row(t, done, "offline", rate, NULL);
@@ -334,6 +345,9 @@ static int offline(struct trainer *t, long *step) {
     if (ran > 0) {
         log_info("%ld updates in %.1fs: %.2f updates/s, %.2f GFLOP/s (analytic matmul FLOPs)", ran,
                  el, ran / el, agent_update_flops(ag) * ran / el * 1e-9);
+    }
+    if (bad) {
+        diverged(t, bad);
     }
     if (rc == 0 && tc->online_steps > 0 && tc->offline_steps > 0 && ran > 0) {
         save(t, *step); /* the offline phase's checkpoint */
@@ -375,10 +389,12 @@ static int online(struct trainer *t, long *step) {
     char err[1024];
     int rc = online_learn(&phase, &t->ag, &t->rb, &t->sampler, &t->draws, &t->dr, step, &hooks, err,
                           sizeof err);
-    if (rc) {
+    runlog_progress_end(&t->log);
+    if (rc == -2) {
+        diverged(t, *step);
+    } else if (rc) {
         fprintf(stderr, "floq train: %s\n", err);
     }
-    runlog_progress_end(&t->log);
     return rc ? 1 : 0;
 }
 

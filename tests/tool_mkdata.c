@@ -3,7 +3,7 @@
  *       terminal at the last state: Q*(s, a) = -(1 - gamma^(N - s)) / (1 - gamma) for every a
  *   tool_mkdata bad-nan|bad-dtype|bad-len|bad-missing OUT.npz   broken variants
  *   tool_mkdata chain-zero|chain-huge OUT.npz ...            the chain with every reward 0, or
- *       1e30 (finite, but the losses overflow float32 at once)
+ *       +-1e30 (finite, but the losses overflow float32 at once)
  *   tool_mkdata qinput OUT.txt [N_STATES]                   rows "obs action" for floq q
  */
 #include <math.h>
@@ -57,7 +57,7 @@ int main(int argc, char **argv) {
         rew[rows / 2] = NAN;
     }
     for (int i = 0; i < rows && strncmp(mode, "chain-", 6) == 0; i++) {
-        rew[i] = strcmp(mode, "chain-huge") == 0 ? 1e30f : 0.0f;
+        rew[i] = strcmp(mode, "chain-huge") == 0 ? (i % 2 ? 1e30f : -1e30f) : 0.0f;
     }
     char err[512];
     struct npz_writer *w;

@@ -77,6 +77,33 @@ check "[ $rc -eq 2 ] && grep -q 'reward_offset' '$T/err.txt'" \
 $floq train --resume "$T/c" --offline_steps 4000 --agent.alpha 3 2>"$T/err.txt"
 check "[ $? -eq 2 ] && grep -q 'cannot change on --resume' '$T/err.txt'" "agent flags cannot change on --resume"
 
+# a diverging run (lr 10): the refused update names its step and term, nothing is saved after
+# the last good state, and no checkpoint holds a non-finite value
+$floq train "${common[@]}" --offline_steps 3000 --agent.lr 10 --run_dir "$T/nan" 2>"$T/err.txt"
+check "[ $? -eq 1 ] && grep -Eq 'step [0-9]+: [a-z_]+ is -?nan' '$T/err.txt' && [ ! -d '$T/nan/checkpoints' ]" \
+  "offline divergence: exit 1 naming the step and the term, no checkpoint ($(grep step "$T/err.txt" | tail -n 1))"
+tk=$build/tests/tool_ckpt
+$floq collect --env_name tiny-v0 --policy random --episodes 20 --out "$T/tiny.npz" 2>/dev/null
+$floq train --env_name tiny-v0 --dataset "$T/tiny.npz" --preset tiny --offline_steps 0 \
+  --online_steps 300 --eval_interval 0 --agent.lr 10 --save_interval 1 --log_interval 10 \
+  --run_dir "$T/onan" 2>"$T/err.txt"
+rc=$?
+badstep=$(sed -n 's/.*step \([0-9]*\): .* the update was not applied.*/\1/p' "$T/err.txt")
+allok=1
+printf '0.1 0.2 0.3\n' >"$T/q3.txt"
+for c in "$T"/onan/checkpoints/*.ckpt; do
+  $floq q --checkpoint "$c" --input "$T/q3.txt" >/dev/null 2>&1 || allok=0
+  s=$(basename "$c" .ckpt); s=$((10#${s#ckpt-}))
+  [ -n "$badstep" ] && [ "$s" -lt "$badstep" ] || allok=0
+done
+check "[ $rc -eq 1 ] && [ -n '$badstep' ] && [ $allok = 1 ]" \
+  "online divergence: exit 1 at step $badstep, every checkpoint before it and finite (exit $rc)"
+# a checkpoint holding a NaN: floq q refuses it (it printed nan and exited 0)
+cp "$ck" "$T/poison.ckpt" && $tk poison "$T/poison.ckpt" params 0
+$floq q --checkpoint "$T/poison.ckpt" --input "$T/q.txt" >"$T/qp.txt" 2>"$T/err.txt"
+check "[ $? -eq 1 ] && ! grep -qi nan '$T/qp.txt' && grep -q 'non-finite' '$T/err.txt'" \
+  "floq q on a NaN checkpoint: exit 1, no nan printed ($(head -c 200 "$T/err.txt"))"
+
 # the FQL baseline on the same data
 $floq train "${common[@]}" --agent fql --offline_steps 3000 --run_dir "$T/f" 2>/dev/null || bad "fql train"
 $floq q --checkpoint "$T/f/checkpoints/ckpt-0000003000.ckpt" --input "$T/q.txt" >"$T/qf.txt" || bad "fql q"
