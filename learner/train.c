@@ -41,17 +41,41 @@ struct trainer {
 /* --resume DIR: the newest checkpoint's agent and config, with this command line's flags on
  * top; returns the exit code (0: go on) */
 static int resume(struct trainer *t, int argc, char **argv) {
-    char err[1024], cpath[TRAIN_PATH_MAX + 64], cdir[TRAIN_PATH_MAX + 32];
+    char err[1024], cdir[TRAIN_PATH_MAX + 32];
     snprintf(cdir, sizeof cdir, "%s/checkpoints", t->tc.resume);
-    if (ckpt_latest(cdir, cpath, sizeof cpath, &t->start_step, err, sizeof err)) {
+    struct ckpt_file *files;
+    size_t nf, k = 0;
+    if (ckpt_list(cdir, &files, &nf, err, sizeof err)) {
         fprintf(stderr, "floq train: --resume %s: %s\n", t->tc.resume, err);
         return 1;
     }
-    struct train_cfg saved;
-    if (agent_ckpt_load(&t->ag, &saved, cpath, 0, &t->saved, err, sizeof err)) {
-        fprintf(stderr, "floq train: %s\n", err);
+    if (nf == 0) {
+        fprintf(stderr,
+                "floq train: --resume %s: %s has no checkpoint (no ckpt-<step>.ckpt file); check "
+                "the path or start without --resume\n",
+                t->tc.resume, cdir);
+        ckpt_list_free(files, nf);
         return 1;
     }
+    /* the newest checkpoint that loads: a damaged one (torn copy, bit rot, a non-finite value)
+     * is left where it is, and the one before it is tried */
+    struct train_cfg saved;
+    for (; k < nf; k++) {
+        if (agent_ckpt_load(&t->ag, &saved, files[k].path, 0, &t->saved, err, sizeof err) == 0) {
+            break;
+        }
+        log_warn("--resume: %s; %s", err,
+                 k + 1 < nf ? "falling back to the previous checkpoint" : "no older checkpoint");
+    }
+    if (k == nf) {
+        fprintf(stderr, "floq train: --resume %s: none of its %zu checkpoint(s) loads (%s)\n",
+                t->tc.resume, nf, err);
+        ckpt_list_free(files, nf);
+        return 1;
+    }
+    char cpath[TRAIN_PATH_MAX + 64];
+    snprintf(cpath, sizeof cpath, "%s", files[k].path);
+    ckpt_list_free(files, nf);
     t->start_step = t->saved.step;
     if (train_cfg_resume(&saved, argc, argv, err, sizeof err)) {
         fprintf(stderr, "floq train: %s\n", err);
@@ -278,6 +302,11 @@ static int save(struct trainer *t, long step) {
         return -1;
     }
     t->last_save = step;
+    char dir[TRAIN_PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%s/checkpoints", t->tc.run_dir);
+    if (ckpt_prune(dir, (size_t)t->tc.keep_checkpoints, err, sizeof err)) {
+        log_warn("%s", err);
+    }
     return 0;
 }
 

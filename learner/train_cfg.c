@@ -84,6 +84,7 @@ void train_cfg_default(struct train_cfg *tc, int kind) {
                              .log_interval = 5000,
                              .eval_interval = 20000,
                              .save_interval = 1000000,
+                             .keep_checkpoints = 5,
                              .eval_episodes = 50,
                              .utd = 1.0f,
                              .sync_interval = 1,
@@ -115,6 +116,8 @@ int train_cfg_opts(struct train_cfg *tc, struct cfg_opt *o) {
                  "steps between evaluations (0: off)"));
     ADD(CFG_LONG("save_interval", &tc->save_interval, 0, 1e12,
                  "steps between checkpoints (0: only at the end)"));
+    ADD(CFG_INT("keep_checkpoints", &tc->keep_checkpoints, 0, 1000000,
+                "newest checkpoints kept in RUN/checkpoints, older ones removed (0: keep all)"));
     ADD(CFG_IGNORED("plot_interval", "the reference's plot interval (no plots)"));
     ADD(CFG_INT("eval_episodes", &tc->eval_episodes, 0, 100000, "episodes per evaluation"));
     ADD(CFG_OFF("video_episodes", "no video in floq C"));
@@ -272,9 +275,20 @@ int train_cfg_resume(struct train_cfg *saved, int argc, char **argv, char *err, 
     struct cfg_opt o[TRAIN_CFG_MAX_OPTS];
     int n = train_cfg_opts(saved, o);
     struct agent_cfg built = saved->ac;
+    char agent[sizeof saved->agent];
+    memcpy(agent, saved->agent, sizeof agent);
     if (cfg_parse(o, n, argc, argv, err, errsz)) {
         return -1;
     }
+    int kind;
+    if (agent_kind(saved->agent, &kind) || strcmp(kind == AGENT_FQL ? "fql" : "floq", agent) != 0) {
+        seterr(err, errsz,
+               "--agent=%s cannot change on --resume: the run in this directory is %s (its "
+               "checkpoint holds that agent's networks); drop --agent or start a new run",
+               saved->agent, agent);
+        return -1;
+    }
+    memcpy(saved->agent, agent, sizeof agent);
     /* the networks and the optimiser were built from the checkpoint: agent flags cannot change
      * on --resume (steps, intervals and online settings can) */
     if (memcmp(&built, &saved->ac, sizeof built) == 0) {

@@ -35,6 +35,7 @@ struct train_cfg {
     uint64_t seed;
     long offline_steps, online_steps, buffer_size;
     long log_interval, eval_interval, save_interval;
+    int keep_checkpoints; /* newest checkpoints kept in RUN/checkpoints (0: all) */
     int eval_episodes;
     /* online (actor-learner) */
     float utd;

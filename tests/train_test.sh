@@ -77,6 +77,29 @@ check "[ $rc -eq 2 ] && grep -q 'reward_offset' '$T/err.txt'" \
 $floq train --resume "$T/c" --offline_steps 4000 --agent.alpha 3 2>"$T/err.txt"
 check "[ $? -eq 2 ] && grep -q 'cannot change on --resume' '$T/err.txt'" "agent flags cannot change on --resume"
 
+# checkpoints: the newest --keep_checkpoints stay; a damaged newest one (cut short, or holding a
+# NaN) falls back to the previous one with a message, and the resumed run ends as the
+# uninterrupted one did
+$floq train "${common[@]}" --offline_steps 1000 --save_interval 100 --keep_checkpoints 3 \
+  --run_dir "$T/k" 2>/dev/null || bad "run with --keep_checkpoints 3"
+check "[ \"\$(ls '$T/k/checkpoints')\" = \"\$(printf 'ckpt-0000000800.ckpt\nckpt-0000000900.ckpt\nckpt-0000001000.ckpt')\" ]" \
+  "--keep_checkpoints 3 keeps 800, 900, 1000 ($(ls "$T/k/checkpoints" | tr '\n' ' '))"
+$build/tests/tool_ckpt hash "$T/k/checkpoints/ckpt-0000001000.ckpt" >"$T/k.hash"
+for damage in cut nan; do
+  cp -r "$T/k" "$T/k-$damage"
+  newest=$T/k-$damage/checkpoints/ckpt-0000001000.ckpt
+  if [ $damage = cut ]; then head -c 3000 "$newest" >"$T/x" && mv "$T/x" "$newest"
+  else $build/tests/tool_ckpt poison "$newest" adam_v 7; fi
+  $floq train --resume "$T/k-$damage" --offline_steps 1000 2>"$T/kr.log"
+  rc=$?
+  check "[ $rc -eq 0 ] && grep -q 'falling back to the previous checkpoint' '$T/kr.log' && grep -q 'ckpt-0000000900.ckpt (step 900)' '$T/kr.log' && $build/tests/tool_ckpt hash '$newest' | diff -q - '$T/k.hash' >/dev/null" \
+    "a $damage newest checkpoint: resumed from the previous one, same parameters at 1000 (exit $rc; $(grep -E 'falling|resuming' "$T/kr.log" | head -c 300))"
+done
+# --resume with another --agent: refused (it relabelled the floq run fql, which then could not load)
+$floq train --resume "$T/k" --agent fql --offline_steps 1100 2>"$T/err.txt"
+check "[ $? -eq 2 ] && grep -q 'agent=fql cannot change on --resume' '$T/err.txt'" \
+  "--resume of a floq run with --agent fql refused ($(head -c 200 "$T/err.txt"))"
+
 # a diverging run (lr 10): the refused update names its step and term, nothing is saved after
 # the last good state, and no checkpoint holds a non-finite value
 $floq train "${common[@]}" --offline_steps 3000 --agent.lr 10 --run_dir "$T/nan" 2>"$T/err.txt"
