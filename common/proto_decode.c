@@ -325,6 +325,48 @@ static enum proto_status check_finite(struct dec *d, const char *field, const un
                     field, i / cols, i % cols, (double)v);
 }
 
+/* index of the first float at p (unaligned) with |x| > limit, or n (NaN and Inf were refused
+ * before) */
+static size_t find_beyond(const unsigned char *p, size_t n, float limit) {
+    int bad = 0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        float u[16];
+        memcpy(u, p + 4 * i, sizeof u);
+        for (int j = 0; j < 16; j++) {
+            bad |= u[j] > limit || u[j] < -limit;
+        }
+    }
+    for (; i < n; i++) {
+        float u;
+        memcpy(&u, p + 4 * i, 4);
+        bad |= u > limit || u < -limit;
+    }
+    for (i = 0; bad && i < n; i++) {
+        float u;
+        memcpy(&u, p + 4 * i, 4);
+        if (u > limit || u < -limit) {
+            return i;
+        }
+    }
+    return n;
+}
+
+/* finite, then within +-limit */
+static enum proto_status check_bounded(struct dec *d, const char *field, const unsigned char *p,
+                                       size_t rows, size_t cols, float limit) {
+    TRY(check_finite(d, field, p, rows, cols));
+    size_t i = find_beyond(p, rows * cols, limit);
+    if (i == rows * cols) {
+        return PROTO_OK;
+    }
+    float v;
+    memcpy(&v, p + 4 * i, 4);
+    return dec_fail(d, PROTO_ERR_MAGNITUDE,
+                    "%s[%zu][%zu] is %g (row, col); values must be within +-%g", field, i / cols,
+                    i % cols, (double)v, (double)limit);
+}
+
 /* index of the first byte > 1 among n, or n */
 static size_t find_nonflag(const unsigned char *p, size_t n) {
     unsigned acc = 0;
@@ -417,11 +459,11 @@ enum proto_status proto_check_hello(const struct proto_hello *h, const struct pr
 static enum proto_status check_transitions(struct dec *d, struct proto_transitions *t,
                                            const struct proto_dims *dm) {
     size_t n = t->n, k = t->n_episodes, O = t->obs_dim, A = t->act_dim;
-    TRY(check_finite(d, "obs", t->obs, n, O));
-    TRY(check_finite(d, "act", t->act, n, A));
-    TRY(check_finite(d, "rew", t->rew, n, 1));
-    TRY(check_finite(d, "next_obs", t->next_obs, n, O));
-    TRY(check_finite(d, "ep_return", t->ep_ret, k, 1));
+    TRY(check_bounded(d, "obs", t->obs, n, O, PROTO_MAX_ABS));
+    TRY(check_bounded(d, "act", t->act, n, A, PROTO_MAX_ABS));
+    TRY(check_bounded(d, "rew", t->rew, n, 1, PROTO_MAX_ABS));
+    TRY(check_bounded(d, "next_obs", t->next_obs, n, O, PROTO_MAX_ABS));
+    TRY(check_bounded(d, "ep_return", t->ep_ret, k, 1, PROTO_MAX_RETURN));
     TRY(check_flags(d, "terminal", t->terminal, n));
     TRY(check_flags(d, "mask", t->mask, n));
     TRY(check_flags(d, "ep_success", t->ep_success, k));
@@ -596,7 +638,7 @@ enum proto_status proto_decode_control(struct proto_control *out, const void *ms
     struct dec d;
     struct proto_control c = {0, 0, 0};
     TRY(dec_begin(&d, msg, len, PROTO_KIND_CONTROL, PROTO_FIELDS_CONTROL, 0, NULL, err, errsz));
-    TRY(rd_u32(&d, "cmd", PROTO_CTRL_ACCEPT, PROTO_CTRL_STOP, PROTO_ERR_RANGE, &c.cmd));
+    TRY(rd_u32(&d, "cmd", PROTO_CTRL_ACCEPT, PROTO_CTRL_END, PROTO_ERR_RANGE, &c.cmd));
     TRY(rd_u32(&d, "credits", 0, UINT32_MAX, PROTO_ERR_RANGE, &c.credits));
     TRY(rd_u32(&d, "wver", 0, UINT32_MAX, PROTO_ERR_RANGE, &c.wver));
     TRY(dec_finish(&d));

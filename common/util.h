@@ -27,6 +27,8 @@ _Noreturn void floq_assert_fail(const char *cond, const char *file, int line);
 
 /* monotonic clock in seconds */
 double now_sec(void);
+/* CPU seconds this process has used so far (all its threads) */
+double cpu_sec(void);
 
 /* sleeps for the given number of microseconds (nanosleep) */
 void sleep_us(long us);

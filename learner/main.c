@@ -13,6 +13,7 @@
 #include "learner/collect_ckpt.h"
 #include "learner/eval.h"
 #include "learner/landscape.h"
+#include "learner/online.h"
 #include "learner/plot.h"
 #include "learner/q.h"
 #include "learner/train.h"
@@ -47,7 +48,23 @@ static int train_cmd(int argc, char **argv) {
 #endif
         rc = actor_rank_main(); /* what to run comes in the learner's SETUP message */
     }
-    comm_finalize();
+    if (comm_rank() == 0) {
+        /* an actor rank that did not answer END may never reach MPI_Finalize: the learner's
+         * work is saved, so it ends the job, before any rank is inside MPI_Finalize (Open MPI's
+         * launcher can hang aborting a job with a rank there). MPI_Finalize itself is watched
+         * too. */
+        double deadline;
+        const char *why = online_unfinished(&deadline);
+        int code = rc ? rc : TRAIN_EXIT_UNFINISHED;
+        if (why) {
+            fprintf(stderr, "floq train: %s; ending the job (exit %d)\n", why, code);
+            fflush(stderr);
+            comm_abort(code);
+        }
+        comm_finalize(deadline, code, "an actor rank has not finished");
+    } else {
+        comm_finalize(0, 0, NULL);
+    }
     return rc;
 }
 

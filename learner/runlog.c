@@ -17,7 +17,9 @@ static const char *METRIC_HEADER =
     "critic_q,q_min,q_max,var_flow_returns,td_error,actor_loss,bc_flow_loss,distill_loss,q_loss,"
     "actor_q,mse,val_critic_loss,val_actor_loss,env_steps,online_updates,env_steps_per_s,"
     "received_per_s,queue_depth,learner_wait_s,actor_wait_s,lag_min,lag_mean,lag_max,"
-    "online_return,online_success,online_episodes,bad_messages,actors\n";
+    "online_return,online_success,online_episodes,bad_messages,actors";
+/* after METRIC_HEADER: one bad_<reason> column per proto_status but ok, then actors_lost */
+#define METRIC_ONLINE_COLS (15 + PROTO_STATUS_COUNT)
 static const char *EVAL_HEADER =
     "step,episodes,return_mean,return_se,success_mean,success_se,score_mean,score_se\n";
 static const char *ACTORS_HEADER = "step,rank,env_steps,env_steps_per_s,received_per_s,wait_s\n";
@@ -49,6 +51,12 @@ static FILE *open_csv(const char *dir, const char *name, const char *header) {
     FILE *f = fopen(path, "a");
     if (f && fresh) {
         fputs(header, f);
+        if (header == METRIC_HEADER) {
+            for (int k = 1; k < PROTO_STATUS_COUNT; k++) {
+                fprintf(f, ",bad_%s", proto_status_name((enum proto_status)k));
+            }
+            fputs(",actors_lost\n", f);
+        }
     }
     return f;
 }
@@ -172,14 +180,21 @@ void runlog_metrics(struct runlog *rl, const struct runlog_row *r) {
             m->q_loss, m->actor_q, m->mse, r->val_critic_loss, r->val_actor_loss);
     if (os) {
         fprintf(rl->metrics,
-                ",%llu,%llu,%.1f,%.1f,%.4g,%.3f,%.3f,%.3f,%.4g,%.4g,%.6g,%.4g,%llu,%llu,%d\n",
+                ",%llu,%llu,%.1f,%.1f,%.4g,%.3f,%.3f,%.3f,%.4g,%.4g,%.6g,%.4g,%llu,%llu,%d",
                 (unsigned long long)os->env_steps, (unsigned long long)os->updates,
                 os->env_steps_per_s, os->received_per_s, os->queue_depth, os->learner_wait_s,
                 os->actor_wait_s, os->lag_min, os->lag_mean, os->lag_max, os->ep_return,
                 os->ep_success, (unsigned long long)os->episodes,
                 (unsigned long long)os->bad_messages, os->actors);
+        for (int k = 1; k < PROTO_STATUS_COUNT; k++) {
+            fprintf(rl->metrics, ",%llu", (unsigned long long)os->bad_by[k]);
+        }
+        fprintf(rl->metrics, ",%d\n", os->actors_lost);
     } else {
-        fputs(",,,,,,,,,,,,,,,\n", rl->metrics);
+        for (int k = 0; k < METRIC_ONLINE_COLS; k++) {
+            fputc(',', rl->metrics);
+        }
+        fputc('\n', rl->metrics);
     }
     fflush(rl->metrics);
     if (!rl->tty) {

@@ -411,7 +411,7 @@ static int online(struct trainer *t, long *step) {
     struct train_cfg phase = *tc;
     phase.online_steps = tc->offline_steps + tc->online_steps - *step;
     if (phase.online_steps <= 0) {
-        online_release_actors(); /* resumed after the online phase was complete */
+        online_release_actors(t->tc.peer_timeout); /* resumed after the online phase was complete */
         return 0;
     }
     struct online_hooks hooks = {t, on_log, on_actor, on_tick};
@@ -421,6 +421,16 @@ static int online(struct trainer *t, long *step) {
     runlog_progress_end(&t->log);
     if (rc == -2) {
         diverged(t, *step);
+    } else if (rc == -3) {
+        /* the actors are gone before the budget: keep what was learned, say why, exit 1 */
+        if (save(t, *step) == 0) {
+            fprintf(stderr,
+                    "floq train: %s; the checkpoint at step %ld keeps what was learned "
+                    "(resume with --resume %s once the actors are fixed)\n",
+                    err, *step, tc->run_dir);
+        } else {
+            fprintf(stderr, "floq train: %s\n", err);
+        }
     } else if (rc) {
         fprintf(stderr, "floq train: %s\n", err);
     }
@@ -454,7 +464,7 @@ int train_main(int argc, char **argv) {
     if (rc == 0 && t->tc.online_steps > 0) {
         rc = online(t, &step);
     } else {
-        online_release_actors(); /* no online phase: the actor ranks exit */
+        online_release_actors(t->tc.peer_timeout); /* no online phase: the actor ranks exit */
     }
     if (rc == 0 && save(t, step)) {
         rc = 1;

@@ -89,7 +89,8 @@ void train_cfg_default(struct train_cfg *tc, int kind) {
                              .utd = 1.0f,
                              .sync_interval = 1,
                              .num_envs = 1,
-                             .start_online_after = 0};
+                             .start_online_after = 0,
+                             .peer_timeout = 60.0f};
     snprintf(tc->agent, sizeof tc->agent, "%s", kind == AGENT_FQL ? "fql" : "floq");
     agent_cfg_default(&tc->ac, kind);
 }
@@ -146,6 +147,9 @@ int train_cfg_opts(struct train_cfg *tc, struct cfg_opt *o) {
                  "update (policy lag 0)"));
     ADD(CFG_LONG("start_online_after", &tc->start_online_after, 0, 1e12,
                  "online transitions to collect before online updates start"));
+    ADD(CFG_FLOAT("peer_timeout", &tc->peer_timeout, 0.1, 1e6,
+                  "seconds an actor rank may leave its HELLO, BYE, weights or the learner's "
+                  "messages untaken before it is cut off"));
     /* agent keys (spec §11) */
     ADD(CFG_FLOAT("agent.lr", &c->lr, 1e-12, 10, "Adam learning rate"));
     ADD(CFG_INT("agent.batch_size", &c->batch_size, 1, 1 << 20, "batch size"));

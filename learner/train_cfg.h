@@ -43,6 +43,7 @@ struct train_cfg {
     int num_envs;
     long start_online_after; /* minimum fill of online transitions before updates */
     int lockstep;            /* policy lag 0: one update per transition, weights every update */
+    float peer_timeout; /* seconds an actor rank may keep the learner waiting (docs/online.md) */
     struct agent_cfg ac;
 };
 

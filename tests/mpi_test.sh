@@ -118,6 +118,15 @@ upd=$(col "$T/h/metrics.csv" online_updates | tail -1)
 env=$(col "$T/h/metrics.csv" env_steps | tail -1)
 check "[ '$upd' = 701 ] && [ '$env' -ge 1002 ] && [ '$env' -le 1008 ]" \
   "utd 0.7 and a budget of 1002 with E=4: floor(0.7 x 1002) = 701 updates ($upd), 1002..1008 env steps ($env)"
+# 10. an idle actor rank costs almost no CPU while the learner runs the offline phase (it burnt
+#     ~20% of a core polling every 50-100 us); with no online phase it gets END and exits 0
+timeout 180 mpirun -np 2 "$floq" train "${common[@]}" --offline_steps 4000 --run_dir "$T/idle" \
+  >"$T/idle.log" 2>&1
+rc=$?
+read -r waited cpu <<<"$(sed -n 's/.*actor 1: waited \([0-9.]*\) s for the learner.s setup (cpu \([0-9.]*\) s).*/\1 \2/p' "$T/idle.log")"
+check "[ $rc -eq 0 ] && [ -n '$waited' ] && awk 'BEGIN{exit !($waited >= 1 && $cpu < 0.02 * $waited)}'" \
+  "idle actor during the offline phase: ${cpu:-?} s of CPU in ${waited:-?} s (exit $rc)"
+
 # 9. resuming a run whose online phase is complete ends at once on every rank
 timeout 60 mpirun -np 2 "$floq" train --resume "$T/e" --online_steps 500 >"$T/i.log" 2>&1
 check "[ $? -eq 0 ]" "resume of a finished online run exits ($(tail -n 1 "$T/i.log"))"
