@@ -127,6 +127,23 @@ read -r waited cpu <<<"$(sed -n 's/.*actor 1: waited \([0-9.]*\) s for the learn
 check "[ $rc -eq 0 ] && [ -n '$waited' ] && awk 'BEGIN{exit !($waited >= 1 && $cpu < 0.02 * $waited)}'" \
   "idle actor during the offline phase: ${cpu:-?} s of CPU in ${waited:-?} s (exit $rc)"
 
+# 11. a diverging online phase with an actor rank (lr 10): the refused update stops the run
+#     before any checkpoint or weights leave; exit 1, every checkpoint finite
+timeout 120 mpirun -np 2 "$floq" train "${common[@]}" --offline_steps 0 --online_steps 500 \
+  --agent.lr 10 --save_interval 1 --run_dir "$T/nan" >"$T/nan.log" 2>&1
+rc=$?
+bad=$(sed -n 's/.*step \([0-9]*\): .* the update was not applied.*/\1/p' "$T/nan.log")
+allok=1
+printf '0.1 0.2 0.3\n' >"$T/q3.txt"
+for c in "$T"/nan/checkpoints/*.ckpt; do
+  [ -f "$c" ] || continue
+  "$floq" q --checkpoint "$c" --input "$T/q3.txt" >/dev/null 2>&1 || allok=0
+  s=$(basename "$c" .ckpt); s=$((10#${s#ckpt-}))
+  [ -n "$bad" ] && [ "$s" -le "$bad" ] || allok=0
+done
+check "[ $rc -eq 1 ] && [ -n '$bad' ] && [ $allok = 1 ] && ! grep -q 'weights dropped' '$T/nan.log'" \
+  "online divergence with an actor rank: exit $rc at step ${bad:-?}, no checkpoint after it, all finite, no bad weights sent"
+
 # 9. resuming a run whose online phase is complete ends at once on every rank
 timeout 60 mpirun -np 2 "$floq" train --resume "$T/e" --online_steps 500 >"$T/i.log" 2>&1
 check "[ $? -eq 0 ]" "resume of a finished online run exits ($(tail -n 1 "$T/i.log"))"

@@ -117,10 +117,10 @@ printf '0.1 0.2 0.3\n' >"$T/q3.txt"
 for c in "$T"/onan/checkpoints/*.ckpt; do
   $floq q --checkpoint "$c" --input "$T/q3.txt" >/dev/null 2>&1 || allok=0
   s=$(basename "$c" .ckpt); s=$((10#${s#ckpt-}))
-  [ -n "$badstep" ] && [ "$s" -lt "$badstep" ] || allok=0
+  [ -n "$badstep" ] && [ "$s" -le "$badstep" ] || allok=0
 done
 check "[ $rc -eq 1 ] && [ -n '$badstep' ] && [ $allok = 1 ]" \
-  "online divergence: exit 1 at step $badstep, every checkpoint before it and finite (exit $rc)"
+  "online divergence: exit 1 at step $badstep, no checkpoint after it and all finite (exit $rc)"
 # a checkpoint holding a NaN: floq q refuses it (it printed nan and exited 0)
 cp "$ck" "$T/poison.ckpt" && $tk poison "$T/poison.ckpt" params 0
 $floq q --checkpoint "$T/poison.ckpt" --input "$T/q.txt" >"$T/qp.txt" 2>"$T/err.txt"
