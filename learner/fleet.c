@@ -265,7 +265,7 @@ static void on_transitions(struct fleet *f, int r, size_t got, const struct flee
     p->last_seq = (int64_t)t.seq;
     p->last_msg = now_sec();
     p->wait_us = t.wait_us;
-    h->rows(h->ctx, r, &t);
+    h->rows(h->ctx, &t);
 }
 
 static void on_bye(struct fleet *f, int r, size_t got) {

@@ -95,8 +95,8 @@ struct fleet_cfg {
 /* what fleet_poll hands to the learner */
 struct fleet_hooks {
     void *ctx;
-    /* a validated TRANSITIONS message of rank r within its credits */
-    void (*rows)(void *ctx, int r, const struct proto_transitions *t);
+    /* a validated TRANSITIONS message within its sender's credits */
+    void (*rows)(void *ctx, const struct proto_transitions *t);
 };
 
 #define FLEET_MAX_SLOTS 16

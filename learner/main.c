@@ -8,6 +8,7 @@
 #include "actor/actor_rank.h"
 #include "common/cfg.h"
 #include "common/comm.h"
+#include "common/sig.h"
 #include "common/util.h"
 #include "learner/bench.h"
 #include "learner/collect_ckpt.h"
@@ -25,16 +26,20 @@
  * launcher, one process whose actor runs inline */
 static int train_cmd(int argc, char **argv) {
     if (cfg_wants_help(argc, argv) || !comm_launched()) {
+        sig_install(); /* SIGTERM/SIGUSR1/SIGINT: a checkpoint, then exit 3 */
         return train_main(argc, argv);
     }
     if (comm_init(NULL, NULL)) {
         fprintf(stderr, "floq train: MPI failed to start\n");
         return 1;
     }
+    /* after MPI_Init, so these handlers are the ones; actor ranks keep acting on a first signal
+     * (the learner stops them), and every rank exits at once on a second */
+    sig_install();
     int rc;
     if (comm_rank() == 0) {
         rc = train_main(argc, argv);
-        if (rc != 0 && comm_size() > 1) {
+        if (rc != 0 && rc != TRAIN_EXIT_INTERRUPTED && comm_size() > 1) {
             fprintf(stderr, "floq train: the learner failed (exit %d); stopping every rank\n", rc);
             fflush(stderr);
             comm_abort(rc);

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/proto.h"
+#include "common/sig.h"
 #include "common/util.h"
 #include "learner/fleet.h"
 
@@ -169,7 +170,8 @@ static int run_inline(struct online_phase *ph, char *err, size_t errsz) {
     struct actor_sink sink = {inline_transition, inline_episode, ph};
     log_info("online: inline actor (one process), %d env(s) of %s, utd %g, lag 0 by construction",
              tc->num_envs, tc->env_name, tc->utd);
-    while (ph->received < (uint64_t)tc->online_steps && !ph->bad_update) {
+    while (ph->received < (uint64_t)tc->online_steps && !ph->bad_update &&
+           !sig_stop_requested()) {
         ph->published = (uint32_t)ag->step;
         actor_set_weights(&a, ag->pb.w + ag->policy_begin, ph->published);
         actor_step(&a, &sink);
@@ -183,7 +185,7 @@ static int run_inline(struct online_phase *ph, char *err, size_t errsz) {
     }
     /* the last updates the data allows (utd x received, at most the target) */
     ph->target_updates = FLOQ_MIN(ph->target_updates, utd_updates(tc->utd, ph->received));
-    while (!ph->bad_update && maybe_update(ph) > 0) {
+    while (!ph->bad_update && !sig_stop_requested() && maybe_update(ph) > 0) {
     }
     *ph->step = ph->step0 + (long)ph->received;
     if (ph->updates != ph->upd_last || ph->received != ph->recv_last) {
@@ -197,9 +199,8 @@ static int run_inline(struct online_phase *ph, char *err, size_t errsz) {
 
 /* a validated TRANSITIONS message within its sender's credits (fleet.c checked the rules):
  * into the replay ring, in two pieces at the wrap */
-static void mpi_rows(void *ctx, int r, const struct proto_transitions *t) {
+static void mpi_rows(void *ctx, const struct proto_transitions *t) {
     struct online_phase *ph = ctx;
-    (void)r;
     struct replay *rb = ph->rb;
     int O = ph->ag->c.obs_dim, A = ph->ag->c.act_dim;
     uint32_t done = 0;
@@ -424,7 +425,13 @@ static int run_mpi(struct online_phase *ph, char *err, size_t errsz) {
                 fleet_emit(ph, &fleet);
                 ph->h->tick(ph->h->ctx, *ph->step);
             }
+            if (sig_stop_requested()) {
+                break; /* after this update: stop the actors, the caller saves */
+            }
             continue;
+        }
+        if (sig_stop_requested()) {
+            break;
         }
         if (budget_done(ph)) {
             break;
@@ -451,6 +458,14 @@ static int run_mpi(struct online_phase *ph, char *err, size_t errsz) {
     }
     if (!ph->bad_update && (ph->updates != ph->upd_last || ph->received != ph->recv_last)) {
         fleet_emit(ph, &fleet);
+    }
+    if (sig_stop_requested() && !ph->bad_update) {
+        /* asked to stop (a time limit, a preemption, a dead rank): the checkpoint first, then
+         * the actors, waiting for them at most 5 s (the launcher kills the job soon) */
+        if (ph->h->save) {
+            ph->h->save(ph->h->ctx, *ph->step);
+        }
+        fleet.c.peer_timeout = fmin(fleet.c.peer_timeout, 5.0);
     }
     /* stop the actors: STOP, their last transitions and BYE, then END to every rank */
     fleet_stop(&fleet, &fh);
@@ -511,6 +526,10 @@ int online_learn(struct train_cfg *tc, struct agent *ag, struct replay *rb, stru
         snprintf(err, errsz, "online update %llu: %s", (unsigned long long)ph.updates + 1,
                  ag->bad_term);
         return -2;
+    }
+    if (rc == 0 && sig_stop_requested() &&
+        (ph.received < (uint64_t)tc->online_steps || ph.updates < ph.target_updates)) {
+        return -4;
     }
     return rc;
 }

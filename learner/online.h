@@ -39,13 +39,17 @@ struct online_hooks {
                   double received_per_s, double wait_s);
     /* periodic evaluation / checkpoint checks, called after every update */
     void (*tick)(void *ctx, long step);
+    /* a checkpoint now (a signal asked to stop: it goes first, before the actors are stopped,
+     * in case they cannot be); may be NULL */
+    void (*save)(void *ctx, long step);
 };
 
 /* runs tc->online_steps environment steps with tc->utd updates per step. *step advances. 0;
  * -1 with err; -2 when the agent refused an update (ag->bad_term): the phase stopped before
  * any checkpoint or weights left, *step is the step of that update; -3 when no actor rank was
  * left to deliver the rest of the budget (err names the ranks and why): what was learned so
- * far is sound and may be saved */
+ * far is sound and may be saved; -4 when a signal asked to stop (sig.h): the actors were
+ * stopped after the current update, and the caller saves */
 int online_learn(struct train_cfg *tc, struct agent *ag, struct replay *rb, struct rng *sampler,
                  struct rng *drng, struct agent_draws *dr, long *step,
                  const struct online_hooks *h, char *err, size_t errsz);

@@ -9,6 +9,7 @@
 
 #include "common/ckpt.h"
 #include "common/log.h"
+#include "common/sig.h"
 #include "common/util.h"
 #include "envs/env.h"
 #include "envs/maze.h"
@@ -339,7 +340,8 @@ static void tick(struct trainer *t, long step) {
 
 /* ---- the offline loop ------------------------------------------------------------------- */
 
-/* updates on the replay up to offline_steps; *step advances; 0, or 1 when the loss diverged */
+/* updates on the replay up to offline_steps; *step advances; 0, 1 when an update was refused
+ * (non-finite), or TRAIN_EXIT_INTERRUPTED when a signal asked to stop (after that update) */
 static int offline(struct trainer *t, long *step) {
     struct train_cfg *tc = &t->tc;
     struct agent *ag = &t->ag;
@@ -367,6 +369,11 @@ static int offline(struct trainer *t, long *step) {
             eval_tick(t, 1, 1); /* as the reference: at step 1, then every eval_interval */
         }
         tick(t, done);
+        if (sig_stop_requested()) {
+            (*step)++;
+            rc = TRAIN_EXIT_INTERRUPTED; /* the update is done; the caller saves */
+            break;
+        }
     }
     runlog_progress_end(&t->log);
     double el = now_sec() - t0;
@@ -402,6 +409,10 @@ static void on_tick(void *ctx, long step) {
     tick(ctx, step);
 }
 
+static void on_save(void *ctx, long step) {
+    save(ctx, step);
+}
+
 /* online fine-tuning for what remains of online_steps; *step advances; 0 or 1 */
 static int online(struct trainer *t, long *step) {
     const struct train_cfg *tc = &t->tc;
@@ -414,11 +425,14 @@ static int online(struct trainer *t, long *step) {
         online_release_actors(t->tc.peer_timeout); /* resumed after the online phase was complete */
         return 0;
     }
-    struct online_hooks hooks = {t, on_log, on_actor, on_tick};
+    struct online_hooks hooks = {t, on_log, on_actor, on_tick, on_save};
     char err[1024];
     int rc = online_learn(&phase, &t->ag, &t->rb, &t->sampler, &t->draws, &t->dr, step, &hooks, err,
                           sizeof err);
     runlog_progress_end(&t->log);
+    if (rc == -4) {
+        return TRAIN_EXIT_INTERRUPTED; /* the actors were stopped; the caller saves */
+    }
     if (rc == -2) {
         diverged(t, *step);
     } else if (rc == -3) {
@@ -466,8 +480,14 @@ int train_main(int argc, char **argv) {
     } else {
         online_release_actors(t->tc.peer_timeout); /* no online phase: the actor ranks exit */
     }
-    if (rc == 0 && save(t, step)) {
+    if ((rc == 0 || (rc == TRAIN_EXIT_INTERRUPTED && t->last_save != step)) && save(t, step)) {
         rc = 1;
+    }
+    if (rc == TRAIN_EXIT_INTERRUPTED) {
+        fprintf(stderr,
+                "floq train: stopped by %s at step %ld with a checkpoint; continue with floq "
+                "train --resume %s (exit %d)\n",
+                sig_name(sig_stop_requested()), step, t->tc.run_dir, rc);
     }
     if (rc == 0 && t->can_eval && t->last_eval != step) {
         eval_tick(t, step, 1);

@@ -144,6 +144,22 @@ done
 check "[ $rc -eq 1 ] && [ -n '$bad' ] && [ $allok = 1 ] && ! grep -q 'weights dropped' '$T/nan.log'" \
   "online divergence with an actor rank: exit $rc at step ${bad:-?}, no checkpoint after it, all finite, no bad weights sent"
 
+# 12. SIGUSR1 to mpirun (which forwards it to every rank) during the online phase: the learner
+#     finishes the update, stops the actors, writes a checkpoint and exits 3; --resume goes on
+timeout 180 mpirun -np 3 "$floq" train "${common[@]}" --offline_steps 300 --online_steps 200000 \
+  --run_dir "$T/u" >"$T/u.log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do grep -q ',online,' "$T/u/metrics.csv" 2>/dev/null && break; sleep 0.1; done
+kill -USR1 "$(pgrep -P $pid -x mpirun)" # mpirun itself, not the timeout wrapping it
+wait $pid
+rc=$?
+last=$(ls "$T/u/checkpoints" | tail -n 1); s=${last#ckpt-}; s=$((10#${s%.ckpt}))
+check "[ $rc -eq 3 ] && grep -q 'stopped by SIGUSR1 at step $s' '$T/u.log' && [ \$(grep -c 'actor [12]: .* env steps in' '$T/u.log') -eq 2 ] && [ $s -gt 300 ]" \
+  "SIGUSR1 during the online phase: exit $rc, both actors stopped, checkpoint at step $s"
+timeout 180 mpirun -np 3 "$floq" train --resume "$T/u" --online_steps $((s - 300 + 500)) >"$T/u2.log" 2>&1
+check "[ $? -eq 0 ] && [ -f '$T/u/checkpoints/ckpt-$(printf %010d $((s + 500))).ckpt' ]" \
+  "the interrupted run resumes and ends at step $((s + 500)) ($(tail -n 1 "$T/u2.log"))"
+
 # 9. resuming a run whose online phase is complete ends at once on every rank
 timeout 60 mpirun -np 2 "$floq" train --resume "$T/e" --online_steps 500 >"$T/i.log" 2>&1
 check "[ $? -eq 0 ]" "resume of a finished online run exits ($(tail -n 1 "$T/i.log"))"

@@ -74,6 +74,32 @@ rc=$?
 check "[ $rc -eq 2 ] && grep -q 'reward_offset' '$T/err.txt'" \
   "zero rewards, reward_offset 0: exit 2 and the flag named (exit $rc: $(tail -n 1 "$T/err.txt"))"
 
+# SIGTERM / SIGINT mid-run: the current update finishes, a checkpoint is written, exit 3; the
+# resumed run ends with the parameters of an uninterrupted one; a second signal exits at once
+$build/tests/tool_ckpt hash "$ck" >"$T/a.hash"
+for sig in TERM INT; do
+  $floq train "${common[@]}" --offline_steps 3000 --run_dir "$T/s$sig" 2>"$T/s$sig.log" &
+  pid=$!
+  while ! grep -q 'step' "$T/s$sig/metrics.csv" 2>/dev/null; do sleep 0.05; done
+  kill -$sig $pid
+  wait $pid
+  rc=$?
+  n=$(ls "$T/s$sig/checkpoints" 2>/dev/null | wc -l)
+  check "[ $rc -eq 3 ] && [ $n -eq 1 ] && grep -q 'stopped by SIG$sig at step' '$T/s$sig.log'" \
+    "SIG$sig: exit $rc, $n checkpoint ($(tail -n 1 "$T/s$sig.log"))"
+  $floq train --resume "$T/s$sig" --offline_steps 3000 2>/dev/null
+  check "[ $? -eq 0 ] && $build/tests/tool_ckpt hash '$T/s$sig/checkpoints/ckpt-0000003000.ckpt' | diff -q - '$T/a.hash' >/dev/null" \
+    "SIG$sig then --resume: parameters identical to the uninterrupted run"
+done
+$floq train "${common[@]}" --offline_steps 3000 --run_dir "$T/s2" 2>"$T/s2.log" &
+pid=$!
+while ! grep -q 'step' "$T/s2/metrics.csv" 2>/dev/null; do sleep 0.05; done
+kill -TERM $pid; kill -TERM $pid
+wait $pid
+rc=$?
+check "[ $rc -eq 143 ] && grep -q 'received again: exiting at once' '$T/s2.log'" \
+  "a second SIGTERM exits at once with 128 + 15 (exit $rc)"
+
 $floq train --resume "$T/c" --offline_steps 4000 --agent.alpha 3 2>"$T/err.txt"
 check "[ $? -eq 2 ] && grep -q 'cannot change on --resume' '$T/err.txt'" "agent flags cannot change on --resume"
 
