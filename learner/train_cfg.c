@@ -333,7 +333,7 @@ char *train_cfg_json(const struct train_cfg *tc) {
 }
 
 int train_cfg_from_json(struct train_cfg *tc, const char *json, char *err, size_t errsz) {
-    char agent[32];
+    char agent[32] = "floq";
     int kind = AGENT_FLOQ;
     if (cfg_json_get(json, "agent", agent, sizeof agent) == 0 && agent_kind(agent, &kind)) {
         seterr(err, errsz, "config: agent \"%s\" is neither floq nor fql", agent);
@@ -345,6 +345,15 @@ int train_cfg_from_json(struct train_cfg *tc, const char *json, char *err, size_
     if (cfg_read_json(o, n, json, 1, err, errsz)) {
         return -1;
     }
+    /* a key given twice could name another agent than the one its defaults came from */
+    int again;
+    if (agent_kind(tc->agent, &again) || again != kind) {
+        seterr(err, errsz,
+               "config: \"agent\" is given as \"%s\" and as \"%.20s\"; the config is damaged",
+               agent, tc->agent);
+        return -1;
+    }
+    snprintf(tc->agent, sizeof tc->agent, "%s", kind == AGENT_FQL ? "fql" : "floq");
     tc->ac.kind = kind;
     return 0;
 }

@@ -192,6 +192,31 @@ int main(void) {
     size_t est = agent_init_bytes(&tc.ac);
     CHECK(est > 4 * sizeof(float) * a.pb.n && est < (1u << 20), "estimate %zu bytes", est);
 
+    /* "agent" given twice (found by fuzz_cfg): the defaults came from the first, the label from
+     * the last, so a floq config read as fql (or as "", which it then could not read back) */
+    json = train_cfg_json(&tc);
+    CHECK(json && train_cfg_from_json(&back, json, err, sizeof err) == 0 &&
+              !strcmp(back.agent, "floq") && back.ac.kind == AGENT_FLOQ,
+          "a written config reads back: %s", err);
+    char twice[8192];
+    const char *pairs[][2] = {{"fql", "given as \"floq\" and as \"fql\""},
+                              {"", "given as \"floq\" and as \"\""}};
+    for (int i = 0; i < 2; i++) {
+        /* json starts "{\n  \"agent\": \"floq\",": append a second agent key after it */
+        const char *rest = json ? strstr(json, "\"floq\",") : NULL;
+        CHECK(rest != NULL, "the written config names the agent first");
+        if (!rest) {
+            break;
+        }
+        rest += strlen("\"floq\",");
+        snprintf(twice, sizeof twice, "%.*s\n  \"agent\": \"%s\",%s", (int)(rest - json), json,
+                 pairs[i][0], rest);
+        CHECK(train_cfg_from_json(&back, twice, err, sizeof err) == -1 &&
+                  strstr(err, pairs[i][1]) && strstr(err, "damaged"),
+              "a config naming the agent twice is refused: %s", err);
+    }
+    free(json);
+
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     CHECK(system(cmd) == 0, "cleanup");
