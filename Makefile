@@ -11,6 +11,7 @@
 #   make fuzz       build the libFuzzer targets (clang: proto decoder, npy/npz, checkpoints,
 #                   flags/JSON, HDF5) and run each for FUZZ_SECONDS (default 10; make test runs
 #                   this short pass), e.g. make fuzz FUZZ_SECONDS=600 for a longer campaign
+#   make tsan       ThreadSanitizer (clang) build of the threaded update's tests, and run them
 #   make setup      install the Debian packages the project needs (root, apt-get)
 #   make run        the main job on the embedded single-node default
 #   make clean
@@ -124,6 +125,15 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h build/fuzz/libfloq.a
 fuzz: fuzz-build
 	@bash tests/fuzz.sh build/fuzz $(FUZZ_SECONDS)
 
+# ThreadSanitizer (clang) over the tests of the threaded update: the pool, the agent, golden
+TSAN_FLAGS := -fsanitize=thread
+TSAN_TESTS := test_pool test_agent test_golden
+tsan:
+	$(MAKE) BUILD=build/tsan CC=clang OPT=-O1 CFLAGS="-O1 -g $(TSAN_FLAGS)" \
+		LDFLAGS="$(TSAN_FLAGS)" $(TSAN_TESTS:%=build/tsan/tests/%)
+	TSAN_OPTIONS=halt_on_error=1 FLOQ_TEST_FILTER='^($(subst $(eval) ,|,$(TSAN_TESTS)))$$' \
+		bash tests/run.sh build/tsan
+
 setup:
 	@bash .ci/setup.sh
 
@@ -135,5 +145,5 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj $(BUILD)/obj-faults -name '*.d' 2>/dev/null)
-.PHONY: all test layers bench run asan valgrind fuzz fuzz-build setup format clean
+.PHONY: all test layers bench run asan valgrind tsan fuzz fuzz-build setup format clean
 .SECONDARY:

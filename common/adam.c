@@ -8,7 +8,15 @@ struct adam adam_default(void) {
 }
 
 void adam_step(struct adam *o, float *w, const float *g, float *m, float *v, size_t n) {
+    adam_next(o);
+    adam_apply(o, w, g, m, v, n);
+}
+
+void adam_next(struct adam *o) {
     o->count++;
+}
+
+void adam_apply(const struct adam *o, float *w, const float *g, float *m, float *v, size_t n) {
     kern_adam(w, g, m, v, n, o->lr, o->b1, o->b2, o->eps, o->count);
 }
 

@@ -308,3 +308,9 @@ int comm_discard(enum comm_chan chan, int *from) {
 double comm_wtime(void) {
     return MPI_Wtime();
 }
+
+int comm_allreduce_sum(float *buf, size_t n) {
+    FLOQ_ASSERT(n <= (size_t)INT32_MAX);
+    int rc = MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? 0 : -1;
+}

@@ -73,6 +73,11 @@ int comm_discard(enum comm_chan chan, int *from);
  * reference for the weights' fan-out ---- */
 int comm_ibcast(struct comm_req *r, void *buf, size_t n);
 
+/* ---- collectives over every rank of the job ---- */
+/* sums n floats over all ranks, in place (MPI_Allreduce, blocking; every rank calls it with the
+ * same n); 0 or -1 */
+int comm_allreduce_sum(float *buf, size_t n);
+
 double comm_wtime(void);
 
 #endif

@@ -390,6 +390,13 @@ void kern_adam(float *w, const float *g, float *m, float *v, size_t n, float lr,
 }
 
 KERN_CLONES
+void kern_add(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        y[i] += x[i];
+    }
+}
+
+KERN_CLONES
 void kern_polyak(float *target, const float *online, size_t n, float tau) {
     for (size_t i = 0; i < n; i++) {
         target[i] = tau * online[i] + (1.0f - tau) * target[i];

@@ -50,6 +50,8 @@ void kern_sum_rows(float *db, const float *dy, int B, int N);
  * w -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps); t = step count after increment */
 void kern_adam(float *w, const float *g, float *m, float *v, size_t n, float lr, double b1,
                double b2, float eps, long t);
+/* y += x (n floats): one thread's gradient into the sum */
+void kern_add(float *y, const float *x, size_t n);
 /* target = tau * online + (1 - tau) * target */
 void kern_polyak(float *target, const float *online, size_t n, float tau);
 

@@ -32,6 +32,13 @@ void linear_backward(float *dinp, float *dW, float *db, const float *dout, const
     }
 }
 
+int linear_blas_threads(int n) {
+    if (n >= 1) {
+        openblas_set_num_threads(n);
+    }
+    return openblas_get_num_threads();
+}
+
 void mlp_register(struct mlp *net, const struct mlp_cfg *cfg, struct param_block *pb,
                   const char *name) {
     FLOQ_ASSERT(cfg->nhidden >= 0 && cfg->nhidden <= MLP_MAX_HIDDEN);

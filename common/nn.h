@@ -35,6 +35,10 @@ void linear_forward(float *out, const float *inp, const float *W, const float *b
 void linear_backward(float *dinp, float *dW, float *db, const float *dout, const float *inp,
                      const float *W, int B, int K, int N);
 
+/* the BLAS library's own threads (OpenBLAS: openblas_set_num_threads, process-wide): sets n
+ * when n >= 1, then returns the count in effect */
+int linear_blas_threads(int n);
+
 /* ---- MLP ---- */
 
 struct mlp_cfg {

@@ -152,6 +152,9 @@ static void progress(struct run *run, const char *what, int ep, int n) {
         run->phase = what;
         run->t_start = t;
     }
+    if (ep == 0) {
+        return; /* the phase's clock starts before its first episode */
+    }
     if (t - run->t_log >= 5.0) {
         double rate = ep / fmax(t - run->t_start, 1e-9);
         log_info("collect %s: episode %d / %d, %.1f episodes/s, ETA %.0fs", what, ep, n, rate,
@@ -173,6 +176,7 @@ static void maze_episodes(struct vecenv *v, struct run *run, int episodes, struc
                           const char *what) {
     const struct env_shared *s = env_shared_of(v);
     const struct maze *mz = pointmaze_maze(s);
+    progress(run, what, 0, episodes);
     struct env *e = &v->envs[0];
     int all[MAZE_MAX_H * MAZE_MAX_W][2], vert[MAZE_MAX_H * MAZE_MAX_W][2];
     int n_all = maze_cells(mz, 0, all), n_vert = maze_cells(mz, 1, vert);
@@ -229,6 +233,7 @@ static void plain_episodes(struct vecenv *v, struct run *run, int episodes, stru
                            const char *what) {
     const int O = v->O, A = v->A;
     float *a = mem_alloc((size_t)A * sizeof(float));
+    progress(run, what, 0, episodes);
     int ended = 0, steps = 0;
     vecenv_reset(v);
     while (ended < episodes) {

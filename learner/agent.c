@@ -242,6 +242,35 @@ size_t agent_init_bytes(const struct agent_cfg *c) {
     return bytes;
 }
 
+/* one update thread's scratch for nb transitions (nb R replicated rows) */
+static void worker_alloc(const struct agent *a, struct agent_worker *w, int nb) {
+    int O = a->c.obs_dim, A = a->c.act_dim, BR = nb * a->R;
+    memset(w, 0, sizeof *w);
+    mlp_tape_init(&w->t_critic, &a->critic, BR);
+    if (a->c.kind == AGENT_FLOQ) {
+        mlp_tape_init(&w->t_distill, &a->distill, nb);
+    }
+    mlp_tape_init(&w->t_bc, &a->bc, nb);
+    mlp_tape_init(&w->t_os, &a->onestep, BR);
+    w->x_os = mem_alloc(sizeof(float) * (size_t)BR * (O + A));
+    w->x_crit = mem_alloc(sizeof(float) * (size_t)BR * a->din_critic);
+    w->x_small = mem_alloc(sizeof(float) * (size_t)nb * (O + A + 1));
+    w->z = mem_alloc(sizeof(float) * (size_t)AGENT_MAX_E * BR);
+    w->v = mem_alloc(sizeof(float) * (size_t)BR * (A > 1 ? A : 1));
+    w->dtmp = mem_alloc(sizeof(float) * (size_t)BR * (A > 1 ? A : 1));
+    w->dact = mem_alloc(sizeof(float) * (size_t)nb * (O + A + 1));
+}
+
+/* frees a worker's scratch (not its gradient) */
+static void worker_free(struct agent_worker *w) {
+    mlp_tape_free(&w->t_critic);
+    mlp_tape_free(&w->t_distill);
+    mlp_tape_free(&w->t_bc);
+    mlp_tape_free(&w->t_os);
+    MEM_FREE_ALL(w->x_os, w->x_crit, w->x_small, w->z, w->v, w->dtmp, w->dact);
+    memset(w, 0, sizeof *w);
+}
+
 int agent_init(struct agent *a, const struct agent_cfg *c, uint64_t seed, char *err,
                size_t errsz) {
     memset(a, 0, sizeof *a);
@@ -249,7 +278,7 @@ int agent_init(struct agent *a, const struct agent_cfg *c, uint64_t seed, char *
         return -1;
     }
     a->c = *c;
-    int O = c->obs_dim, A = c->act_dim, B = c->batch_size;
+    int A = c->act_dim, B = c->batch_size;
     a->E = c->flow_num_ensembles;
     a->Ed = c->kind == AGENT_FLOQ ? c->distill_num_ensembles : c->flow_num_ensembles;
     a->R = c->kind == AGENT_FLOQ ? c->noise_samples : 1;
@@ -281,23 +310,14 @@ int agent_init(struct agent *a, const struct agent_cfg *c, uint64_t seed, char *
     a->opt = adam_default();
     a->opt.lr = c->lr;
 
-    /* scratch */
+    /* worker 0: the whole batch's scratch (one thread; the read-outs use it too) */
     int R = a->R, BR = B * R;
     a->maxB = B;
-    mlp_tape_init(&a->t_critic, &a->critic, BR);
-    if (c->kind == AGENT_FLOQ) {
-        mlp_tape_init(&a->t_distill, &a->distill, B);
-    }
-    mlp_tape_init(&a->t_bc, &a->bc, B);
-    mlp_tape_init(&a->t_os, &a->onestep, BR);
-    int wsmall = O + A + 1;
-    a->x_os = mem_alloc(sizeof(float) * (size_t)BR * (O + A));
-    a->x_crit = mem_alloc(sizeof(float) * (size_t)BR * a->din_critic);
-    a->x_small = mem_alloc(sizeof(float) * (size_t)B * wsmall);
-    a->z = mem_alloc(sizeof(float) * (size_t)AGENT_MAX_E * BR);
-    a->v = mem_alloc(sizeof(float) * (size_t)BR * (A > 1 ? A : 1));
-    a->dtmp = mem_alloc(sizeof(float) * (size_t)BR * (A > 1 ? A : 1));
-    a->dact = mem_alloc(sizeof(float) * (size_t)B * (O + A + 1));
+    a->nthreads = 1;
+    a->wk = mem_alloc(sizeof *a->wk);
+    worker_alloc(a, &a->wk[0], B);
+    a->wk[0].g = a->pb.g;
+    pool_init(&a->pool, 1, NULL, 0);
     a->next_actions = mem_alloc(sizeof(float) * (size_t)BR * A);
     a->next_returns = mem_alloc(sizeof(float) * (size_t)BR);
     a->target_returns = mem_alloc(sizeof(float) * (size_t)B);
@@ -311,17 +331,64 @@ int agent_init(struct agent *a, const struct agent_cfg *c, uint64_t seed, char *
     return 0;
 }
 
+/* frees workers [from, nthreads), and their gradients but worker 0's (pb.g) */
+static void workers_free(struct agent *a, int from) {
+    for (int k = from; k < a->nthreads && a->wk; k++) {
+        if (k > 0) {
+            mem_free(a->wk[k].g);
+        }
+        worker_free(&a->wk[k]);
+    }
+}
+
 void agent_free(struct agent *a) {
+    pool_free(&a->pool);
+    workers_free(a, 0);
+    mem_free(a->wk);
     param_free(&a->pb);
     mem_free(a->target);
-    mlp_tape_free(&a->t_critic);
-    mlp_tape_free(&a->t_distill);
-    mlp_tape_free(&a->t_bc);
-    mlp_tape_free(&a->t_os);
-    MEM_FREE_ALL(a->x_os, a->x_crit, a->x_small, a->z, a->v, a->dtmp, a->dact, a->next_actions,
-                 a->next_returns, a->target_returns, a->current_returns, a->flow_x_t, a->flow_pred,
-                 a->critic_q, a->actor_flow_actions, a->actor_onestep_actions, a->actor_qs);
+    MEM_FREE_ALL(a->next_actions, a->next_returns, a->target_returns, a->current_returns,
+                 a->flow_x_t, a->flow_pred, a->critic_q, a->actor_flow_actions,
+                 a->actor_onestep_actions, a->actor_qs);
     memset(a, 0, sizeof *a);
+}
+
+static void alloc_job(void *ctx, int tid, int n) {
+    struct agent *a = ctx;
+    if (tid > 0) {
+        /* a share is at most ceil(maxB / n) transitions, whatever the batch (pool_split) */
+        worker_alloc(a, &a->wk[tid], (a->maxB + n - 1) / n);
+        a->wk[tid].g = mem_alloc(sizeof(float) * a->pb.n);
+    }
+}
+
+int agent_set_threads(struct agent *a, int n, char *err, size_t errsz) {
+    if (n < 1) {
+        seterr(err, errsz, "agent: %d update threads; expected at least 1", n);
+        return -1;
+    }
+    n = FLOQ_MIN(n, a->maxB);
+    if (n != a->nthreads) {
+        struct pool np;
+        if (pool_init(&np, n, err, errsz)) {
+            return -1;
+        }
+        pool_free(&a->pool);
+        workers_free(a, 1);
+        struct agent_worker *wk = mem_alloc(sizeof *wk * (size_t)n);
+        wk[0] = a->wk[0];
+        mem_free(a->wk);
+        a->wk = wk;
+        a->pool = np;
+        a->nthreads = n;
+        /* each thread allocates (and so first touches: zeroes) its own scratch and gradient,
+         * which puts them on its NUMA node */
+        pool_run(&a->pool, alloc_job, a);
+    }
+    if (n > 1) {
+        linear_blas_threads(1); /* every update thread calls BLAS on its own rows */
+    }
+    return 0;
 }
 
 void agent_draws_alloc(struct agent_draws *d, const struct agent_cfg *c) {
@@ -403,6 +470,7 @@ void flow_euler(float *z, int n, int K, flow_field_fn field, void *ctx, float *v
 
 struct critic_field {
     struct agent *a;
+    struct mlp_tape *t;
     const float *w;
     int e;
     float *X;
@@ -412,215 +480,270 @@ struct critic_field {
 static void critic_field_eval(void *ctx, const float *z, float t, int n, float *v) {
     struct critic_field *f = ctx;
     put_zt(f->a, f->X, z, NULL, t, n);
-    mlp_infer(&f->a->critic, f->w, f->e, &f->a->t_critic, f->X, n);
-    memcpy(v, f->a->t_critic.out, sizeof(float) * (size_t)n);
+    mlp_infer(&f->a->critic, f->w, f->e, f->t, f->X, n);
+    memcpy(v, f->t->out, sizeof(float) * (size_t)n);
 }
 
-/* Euler read-out (spec §3.4) for member e with weights w: z (n) in place */
-static void integrate(struct agent *a, const float *w, int e, float *X, float *z, int n, int K) {
-    struct critic_field f = {a, w, e, X};
-    flow_euler(z, n, K, critic_field_eval, &f, a->t_critic.d0);
+/* Euler read-out (spec §3.4) for member e with weights w on worker k's scratch: z (n) in place */
+static void integrate(struct agent *a, struct agent_worker *k, const float *w, int e, float *X,
+                      float *z, int n, int K) {
+    struct critic_field f = {a, &k->t_critic, w, e, X};
+    flow_euler(z, n, K, critic_field_eval, &f, k->t_critic.d0);
 }
 
-static void onestep_actions(struct agent *a, const float *obs, const float *eps, int n, int rep,
-                            float *out, int clip) {
+static void onestep_actions(struct agent *a, struct agent_worker *k, const float *obs,
+                            const float *eps, int n, int rep, float *out, int clip) {
     int O = a->c.obs_dim, A = a->c.act_dim, ld = O + A;
-    put_rows(a->x_os, ld, 0, obs, O, n, rep);
-    put_rows(a->x_os, ld, O, eps, A, n, 1);
-    mlp_infer(&a->onestep, a->pb.w, 0, &a->t_os, a->x_os, n);
+    put_rows(k->x_os, ld, 0, obs, O, n, rep);
+    put_rows(k->x_os, ld, O, eps, A, n, 1);
+    mlp_infer(&a->onestep, a->pb.w, 0, &k->t_os, k->x_os, n);
     for (int i = 0; i < n * A; i++) {
-        float v = a->t_os.out[i];
+        float v = k->t_os.out[i];
         out[i] = clip ? clampf(v, -1.0f, 1.0f) : v;
     }
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* one thread's share of an update */
+
+/* transitions [b0, b0 + b.B) of the batch as a batch of their own, with their draws; losses
+ * stay means over the whole batch (Bg rows), and the agent's intermediates take this share's
+ * rows at the matching offsets */
+struct slice {
+    struct agent_batch b;
+    struct agent_draws d;
+    int b0, Bg;
+};
+
+static void slice_of(struct slice *s, const struct agent *a, const struct agent_batch *b,
+                     const struct agent_draws *d, int b0, int b1) {
+    int O = a->c.obs_dim, A = a->c.act_dim;
+    size_t r0 = (size_t)b0 * a->R, i0 = (size_t)b0;
+    s->b = (struct agent_batch){b1 - b0,     b->obs + i0 * O,      b->act + i0 * A,
+                                b->rew + i0, b->next_obs + i0 * O, b->mask + i0};
+    s->d = *d;
+    s->d.B = b1 - b0;
+    s->d.next_action_noise += r0 * A;
+    s->d.next_noise_ratios += r0;
+    s->d.noise_ratios += r0;
+    s->d.critic_t += r0;
+    s->d.actor_x0 += i0 * A;
+    s->d.actor_t += i0;
+    s->d.distill_noise += i0 * A;
+    s->d.mse_noise += i0 * A;
+    s->b0 = b0;
+    s->Bg = b->B;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* floq critic (spec §4) */
 
-static void critic_floq(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
+static void critic_floq(struct agent *a, struct agent_worker *k, const struct slice *s) {
+    const struct agent_batch *b = &s->b;
+    const struct agent_draws *d = &s->d;
     int B = b->B, R = a->R, BR = B * R, E = a->E, O = a->c.obs_dim, A = a->c.act_dim;
+    int Bg = s->Bg, BRg = Bg * R;
+    size_t r0 = (size_t)s->b0 * R;
     int ld = a->din_critic;
     float lo = a->noise_lo, span = a->noise_hi - a->noise_lo, gamma = a->c.discount;
-    float *X = a->x_crit;
-    struct agent_metrics *m = &a->metrics;
+    float *X = k->x_crit;
+    struct agent_sums *m = &k->sums;
+    float *next_actions = a->next_actions + r0 * A, *next_returns = a->next_returns + r0;
+    float *target_returns = a->target_returns + s->b0, *flow_x_t = a->flow_x_t + r0;
 
     /* 1. next actions, one independent sample per replica */
-    onestep_actions(a, b->next_obs, d->next_action_noise, BR, R, a->next_actions, 1);
+    onestep_actions(a, k, b->next_obs, d->next_action_noise, BR, R, next_actions, 1);
 
     /* 2. target returns through the target field */
     put_rows(X, ld, 0, b->next_obs, O, BR, R);
-    put_rows(X, ld, O, a->next_actions, A, BR, 1);
+    put_rows(X, ld, O, next_actions, A, BR, 1);
     for (int e = 0; e < E; e++) {
-        float *z = a->z + (size_t)e * BR;
+        float *z = k->z + (size_t)e * BR;
         for (int r = 0; r < BR; r++) {
             z[r] = lo + span * d->next_noise_ratios[r];
         }
-        integrate(a, a->target, e, X, z, BR, a->K);
+        integrate(a, k, a->target, e, X, z, BR, a->K);
     }
     for (int r = 0; r < BR; r++) {
-        float g = a->z[r];
+        float g = k->z[r];
         for (int e = 1; e < E; e++) {
-            float ze = a->z[(size_t)e * BR + r];
+            float ze = k->z[(size_t)e * BR + r];
             g = a->c.q_agg == Q_AGG_MIN ? fminf(g, ze) : g + ze;
         }
-        a->next_returns[r] = a->c.q_agg == Q_AGG_MIN ? g : g / (float)E;
+        next_returns[r] = a->c.q_agg == Q_AGG_MIN ? g : g / (float)E;
     }
     /* 3. TD target, one scalar per transition */
     for (int i = 0; i < B; i++) {
-        float s = 0;
-        for (int k = 0; k < R; k++) {
-            s += b->rew[i] + gamma * b->mask[i] * a->next_returns[i * R + k];
+        float sum = 0;
+        for (int j = 0; j < R; j++) {
+            sum += b->rew[i] + gamma * b->mask[i] * next_returns[i * R + j];
         }
-        a->target_returns[i] = s / (float)R;
+        target_returns[i] = sum / (float)R;
     }
 
     /* 4. flow-matching loss at (x_t, t), every member, summed over replicas */
     put_rows(X, ld, 0, b->obs, O, BR, R);
     put_rows(X, ld, O, b->act, A, BR, R);
-    float *x0 = a->v; /* (BR) */
-    float *tt = a->dtmp;
+    float *x0 = k->v; /* (BR) */
+    float *tt = k->dtmp;
     for (int r = 0; r < BR; r++) {
         x0[r] = lo + span * d->noise_ratios[r];
         float t = a->c.train_at_zero_only ? 0.0f : d->critic_t[r];
         tt[r] = t;
-        float y = a->target_returns[r / R];
-        a->flow_x_t[r] = (1.0f - t) * x0[r] + t * y;
+        float y = target_returns[r / R];
+        flow_x_t[r] = (1.0f - t) * x0[r] + t * y;
     }
-    put_zt(a, X, a->flow_x_t, tt, 0, BR);
+    put_zt(a, X, flow_x_t, tt, 0, BR);
     double flow = 0;
-    float *dout = a->z; /* reuse: (BR) per member, sequential */
+    float *dout = k->z; /* reuse: (BR) per member, sequential */
     for (int e = 0; e < E; e++) {
-        mlp_forward(&a->critic, a->pb.w, e, &a->t_critic, X, BR);
-        float *pred = a->flow_pred + (size_t)e * BR;
+        mlp_forward(&a->critic, a->pb.w, e, &k->t_critic, X, BR);
+        float *pred = a->flow_pred + (size_t)e * BRg + r0;
         for (int r = 0; r < BR; r++) {
-            float p = a->t_critic.out[r];
-            float wv = a->target_returns[r / R] - x0[r];
+            float p = k->t_critic.out[r];
+            float wv = target_returns[r / R] - x0[r];
             float diff = p - wv;
             pred[r] = p;
             flow += (double)diff * diff;
-            dout[r] = 2.0f * diff / (float)(E * B);
+            dout[r] = 2.0f * diff / (float)(E * Bg);
         }
-        mlp_backward(&a->critic, a->pb.w, a->pb.g, e, &a->t_critic, dout, NULL, BR);
+        mlp_backward(&a->critic, a->pb.w, k->g, e, &k->t_critic, dout, NULL, BR);
     }
-    m->floq_loss = flow / (double)(E * B);
+    m->critic = flow;
 
     /* 5. distillation target: online field from the same x0 */
     put_rows(X, ld, 0, b->obs, O, BR, R);
     put_rows(X, ld, O, b->act, A, BR, R);
     for (int e = 0; e < E; e++) {
-        float *z = a->current_returns + (size_t)e * BR;
+        float *z = a->current_returns + (size_t)e * BRg + r0;
         for (int r = 0; r < BR; r++) {
             z[r] = lo + span * d->noise_ratios[r];
         }
-        integrate(a, a->pb.w, e, X, z, BR, a->K);
+        integrate(a, k, a->pb.w, e, X, z, BR, a->K);
     }
     /* qhat (B) in dtmp; var_flow_returns and td_error */
-    float *qhat = a->dtmp;
+    float *qhat = k->dtmp;
     double var_sum = 0, td = 0;
     for (int i = 0; i < B; i++) {
-        double s = 0, mk[1024];
-        for (int k = 0; k < R; k++) {
+        double sum = 0, mk[1024];
+        for (int j = 0; j < R; j++) {
             double me = 0;
             for (int e = 0; e < E; e++) {
-                me += a->current_returns[(size_t)e * BR + i * R + k];
+                me += a->current_returns[(size_t)e * BRg + r0 + i * R + j];
             }
-            mk[k] = me / E;
-            s += me;
+            mk[j] = me / E;
+            sum += me;
         }
-        qhat[i] = (float)(s / (double)(E * R));
+        qhat[i] = (float)(sum / (double)(E * R));
         double mean = 0, var = 0;
-        for (int k = 0; k < R; k++) {
-            mean += mk[k];
+        for (int j = 0; j < R; j++) {
+            mean += mk[j];
         }
         mean /= R;
-        for (int k = 0; k < R; k++) {
-            var += (mk[k] - mean) * (mk[k] - mean);
+        for (int j = 0; j < R; j++) {
+            var += (mk[j] - mean) * (mk[j] - mean);
         }
         var_sum += var / R;
-        double dtd = (double)qhat[i] - a->target_returns[i];
+        double dtd = (double)qhat[i] - target_returns[i];
         td += dtd * dtd;
     }
-    m->var_flow_returns = var_sum / B;
-    m->td_error = td / B;
+    m->var_flow = var_sum;
+    m->td = td;
 
     /* 6. distilled critic regression on qhat */
     int Ed = a->Ed;
-    float *Xs = a->x_small;
+    float *Xs = k->x_small;
     put_rows(Xs, O + A, 0, b->obs, O, B, 1);
     put_rows(Xs, O + A, O, b->act, A, B, 1);
     double dist = 0, qsum = 0;
-    float *dq = a->dact;
+    float *dq = k->dact;
     for (int e = 0; e < Ed; e++) {
-        mlp_forward(&a->distill, a->pb.w, e, &a->t_distill, Xs, B);
+        mlp_forward(&a->distill, a->pb.w, e, &k->t_distill, Xs, B);
         for (int i = 0; i < B; i++) {
-            float q = a->t_distill.out[i];
-            a->critic_q[(size_t)e * B + i] = q;
+            float q = k->t_distill.out[i];
+            a->critic_q[(size_t)e * Bg + s->b0 + i] = q;
             float diff = q - qhat[i];
             dist += (double)diff * diff;
             qsum += q;
-            dq[i] = 2.0f * diff / (float)(Ed * B);
+            dq[i] = 2.0f * diff / (float)(Ed * Bg);
         }
-        mlp_backward(&a->distill, a->pb.w, a->pb.g, e, &a->t_distill, dq, NULL, B);
+        mlp_backward(&a->distill, a->pb.w, k->g, e, &k->t_distill, dq, NULL, B);
     }
-    m->distilled_critic_loss = dist / (double)(Ed * B);
-    m->critic_loss = m->floq_loss + m->distilled_critic_loss;
-    m->critic_q = qsum / (double)(Ed * B);
+    m->distilled = dist;
+    m->critic_q = qsum;
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* FQL critic (spec Appendix A) */
 
-static void critic_fql(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
-    int B = b->B, E = a->E, O = a->c.obs_dim, A = a->c.act_dim, ld = O + A;
+static void critic_fql(struct agent *a, struct agent_worker *k, const struct slice *s) {
+    const struct agent_batch *b = &s->b;
+    const struct agent_draws *d = &s->d;
+    int B = b->B, Bg = s->Bg, E = a->E, O = a->c.obs_dim, A = a->c.act_dim, ld = O + A;
     float gamma = a->c.discount;
-    struct agent_metrics *m = &a->metrics;
-    onestep_actions(a, b->next_obs, d->next_action_noise, B, 1, a->next_actions, 1);
-    float *X = a->x_crit;
+    struct agent_sums *m = &k->sums;
+    float *next_actions = a->next_actions + (size_t)s->b0 * A;
+    float *next_returns = a->next_returns + s->b0, *target_returns = a->target_returns + s->b0;
+    onestep_actions(a, k, b->next_obs, d->next_action_noise, B, 1, next_actions, 1);
+    float *X = k->x_crit;
     put_rows(X, ld, 0, b->next_obs, O, B, 1);
-    put_rows(X, ld, O, a->next_actions, A, B, 1);
+    put_rows(X, ld, O, next_actions, A, B, 1);
     for (int e = 0; e < E; e++) {
-        mlp_infer(&a->critic, a->target, e, &a->t_critic, X, B);
-        memcpy(a->z + (size_t)e * B, a->t_critic.out, sizeof(float) * (size_t)B);
+        mlp_infer(&a->critic, a->target, e, &k->t_critic, X, B);
+        memcpy(k->z + (size_t)e * B, k->t_critic.out, sizeof(float) * (size_t)B);
     }
     for (int i = 0; i < B; i++) {
-        float g = a->z[i];
+        float g = k->z[i];
         for (int e = 1; e < E; e++) {
-            float ze = a->z[(size_t)e * B + i];
+            float ze = k->z[(size_t)e * B + i];
             g = a->c.q_agg == Q_AGG_MIN ? fminf(g, ze) : g + ze;
         }
-        a->next_returns[i] = a->c.q_agg == Q_AGG_MIN ? g : g / (float)E;
-        a->target_returns[i] = b->rew[i] + gamma * b->mask[i] * a->next_returns[i];
+        next_returns[i] = a->c.q_agg == Q_AGG_MIN ? g : g / (float)E;
+        target_returns[i] = b->rew[i] + gamma * b->mask[i] * next_returns[i];
     }
     put_rows(X, ld, 0, b->obs, O, B, 1);
     put_rows(X, ld, O, b->act, A, B, 1);
     double loss = 0, qsum = 0;
-    float *dq = a->dtmp;
+    float *dq = k->dtmp;
     for (int e = 0; e < E; e++) {
-        mlp_forward(&a->critic, a->pb.w, e, &a->t_critic, X, B);
+        mlp_forward(&a->critic, a->pb.w, e, &k->t_critic, X, B);
         for (int i = 0; i < B; i++) {
-            float q = a->t_critic.out[i];
-            a->critic_q[(size_t)e * B + i] = q;
-            float diff = q - a->target_returns[i];
+            float q = k->t_critic.out[i];
+            a->critic_q[(size_t)e * Bg + s->b0 + i] = q;
+            float diff = q - target_returns[i];
             loss += (double)diff * diff;
             qsum += q;
-            dq[i] = 2.0f * diff / (float)(E * B);
+            dq[i] = 2.0f * diff / (float)(E * Bg);
         }
-        mlp_backward(&a->critic, a->pb.w, a->pb.g, e, &a->t_critic, dq, NULL, B);
+        mlp_backward(&a->critic, a->pb.w, k->g, e, &k->t_critic, dq, NULL, B);
     }
-    m->critic_loss = loss / (double)(E * B);
-    m->floq_loss = m->distilled_critic_loss = m->var_flow_returns = 0;
-    m->critic_q = qsum / (double)(E * B);
-    m->td_error = 0;
+    m->critic = loss;
+    m->critic_q = qsum;
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* FQL actor (spec §5) */
 
-static void actor_update(struct agent *a, const struct agent_batch *b,
-                         const struct agent_draws *d) {
-    int B = b->B, O = a->c.obs_dim, A = a->c.act_dim, M = a->M;
-    struct agent_metrics *m = &a->metrics;
-    float *Xs = a->x_small;
+/* the Q-loss scale: 1, or 1 / mean |Q| over the whole batch (normalize_q_loss; then every
+ * thread waits for the others' sums and adds them in thread order) */
+static float q_scale(struct agent *a, int Bg) {
+    if (!a->c.normalize_q_loss) {
+        return 1.0f;
+    }
+    pool_barrier(&a->pool);
+    double qabs = 0;
+    for (int t = 0; t < a->nthreads; t++) {
+        qabs += a->wk[t].sums.actor_qabs;
+    }
+    return (float)(1.0 / (qabs / Bg));
+}
+
+static void actor_update(struct agent *a, struct agent_worker *k, const struct slice *s) {
+    const struct agent_batch *b = &s->b;
+    const struct agent_draws *d = &s->d;
+    int B = b->B, Bg = s->Bg, O = a->c.obs_dim, A = a->c.act_dim, M = a->M;
+    struct agent_sums *m = &k->sums;
+    float *Xs = k->x_small;
     int ldb = O + A + 1;
 
     /* 1. BC flow matching */
@@ -632,29 +755,29 @@ static void actor_update(struct agent *a, const struct agent_batch *b,
         }
         Xs[(size_t)i * ldb + O + A] = t;
     }
-    mlp_forward(&a->bc, a->pb.w, 0, &a->t_bc, Xs, B);
+    mlp_forward(&a->bc, a->pb.w, 0, &k->t_bc, Xs, B);
     double bc = 0;
-    float *dv = a->dtmp;
+    float *dv = k->dtmp;
     for (int i = 0; i < B * A; i++) {
-        float diff = a->t_bc.out[i] - (b->act[i] - d->actor_x0[i]);
+        float diff = k->t_bc.out[i] - (b->act[i] - d->actor_x0[i]);
         bc += (double)diff * diff;
-        dv[i] = 2.0f * diff / (float)(B * A);
+        dv[i] = 2.0f * diff / (float)(Bg * A);
     }
-    mlp_backward(&a->bc, a->pb.w, a->pb.g, 0, &a->t_bc, dv, NULL, B);
-    m->bc_flow_loss = bc / (double)(B * A);
+    mlp_backward(&a->bc, a->pb.w, k->g, 0, &k->t_bc, dv, NULL, B);
+    m->bc = bc;
 
     /* 2. BC flow sampling from distill_noise, M Euler steps, no grad */
-    float *x = a->actor_flow_actions;
+    float *x = a->actor_flow_actions + (size_t)s->b0 * A;
     memcpy(x, d->distill_noise, sizeof(float) * (size_t)B * A);
     float dt = 1.0f / (float)M;
-    for (int s = 0; s < M; s++) {
+    for (int st = 0; st < M; st++) {
         for (int i = 0; i < B; i++) {
             memcpy(Xs + (size_t)i * ldb + O, x + (size_t)i * A, sizeof(float) * (size_t)A);
-            Xs[(size_t)i * ldb + O + A] = (float)s / (float)M;
+            Xs[(size_t)i * ldb + O + A] = (float)st / (float)M;
         }
-        mlp_infer(&a->bc, a->pb.w, 0, &a->t_bc, Xs, B);
+        mlp_infer(&a->bc, a->pb.w, 0, &k->t_bc, Xs, B);
         for (int i = 0; i < B * A; i++) {
-            x[i] += dt * a->t_bc.out[i];
+            x[i] += dt * k->t_bc.out[i];
         }
     }
     for (int i = 0; i < B * A; i++) {
@@ -663,23 +786,23 @@ static void actor_update(struct agent *a, const struct agent_batch *b,
 
     /* 3. one-step policy with the same noise, distilled towards the BC samples */
     int ldo = O + A;
-    put_rows(a->x_os, ldo, 0, b->obs, O, B, 1);
-    put_rows(a->x_os, ldo, O, d->distill_noise, A, B, 1);
-    mlp_forward(&a->onestep, a->pb.w, 0, &a->t_os, a->x_os, B);
-    float *act = a->actor_onestep_actions;
-    memcpy(act, a->t_os.out, sizeof(float) * (size_t)B * A);
-    float *dact = a->v; /* (B,A) grad w.r.t. the one-step output */
+    put_rows(k->x_os, ldo, 0, b->obs, O, B, 1);
+    put_rows(k->x_os, ldo, O, d->distill_noise, A, B, 1);
+    mlp_forward(&a->onestep, a->pb.w, 0, &k->t_os, k->x_os, B);
+    float *act = a->actor_onestep_actions + (size_t)s->b0 * A;
+    memcpy(act, k->t_os.out, sizeof(float) * (size_t)B * A);
+    float *dact = k->v; /* (B,A) grad w.r.t. the one-step output */
     double dl = 0;
     for (int i = 0; i < B * A; i++) {
         float diff = act[i] - x[i];
         dl += (double)diff * diff;
-        dact[i] = a->c.alpha * 2.0f * diff / (float)(B * A);
+        dact[i] = a->c.alpha * 2.0f * diff / (float)(Bg * A);
     }
-    m->distill_loss = dl / (double)(B * A);
+    m->distill = dl;
 
     /* 4. Q loss through the (frozen) scalar critic at the clipped action */
     const struct mlp *qnet = a->c.kind == AGENT_FLOQ ? &a->distill : &a->critic;
-    struct mlp_tape *qt = a->c.kind == AGENT_FLOQ ? &a->t_distill : &a->t_critic;
+    struct mlp_tape *qt = a->c.kind == AGENT_FLOQ ? &k->t_distill : &k->t_critic;
     int Ed = a->Ed;
     put_rows(Xs, ldo, 0, b->obs, O, B, 1);
     for (int i = 0; i < B; i++) {
@@ -688,12 +811,12 @@ static void actor_update(struct agent *a, const struct agent_batch *b,
         }
     }
     double qsum = 0, qabs = 0;
-    float *qb = a->z; /* (B) mean over members */
+    float *qb = k->z; /* (B) mean over members */
     memset(qb, 0, sizeof(float) * (size_t)B);
     for (int e = 0; e < Ed; e++) {
         mlp_infer(qnet, a->pb.w, e, qt, Xs, B);
         for (int i = 0; i < B; i++) {
-            a->actor_qs[(size_t)e * B + i] = qt->out[i];
+            a->actor_qs[(size_t)e * Bg + s->b0 + i] = qt->out[i];
             qb[i] += qt->out[i];
         }
     }
@@ -702,16 +825,12 @@ static void actor_update(struct agent *a, const struct agent_batch *b,
         qsum += qb[i];
         qabs += fabsf(qb[i]);
     }
-    double qmean = qsum / B;
-    float scale = 1.0f;
-    if (a->c.normalize_q_loss) {
-        scale = (float)(1.0 / (qabs / B));
-    }
-    m->q_loss = -qmean * scale;
-    m->actor_q = qmean;
-    float *dq = a->dtmp, *dx = a->dact;
+    m->actor_q = qsum;
+    m->actor_qabs = qabs;
+    float scale = q_scale(a, Bg);
+    float *dq = k->dtmp, *dx = k->dact;
     for (int i = 0; i < B; i++) {
-        dq[i] = -scale / (float)(Ed * B);
+        dq[i] = -scale / (float)(Ed * Bg);
     }
     for (int e = 0; e < Ed; e++) {
         mlp_forward(qnet, a->pb.w, e, qt, Xs, B);
@@ -726,29 +845,123 @@ static void actor_update(struct agent *a, const struct agent_batch *b,
         }
     }
     /* the one-step tape still holds its forward of step 3: backprop into omega */
-    mlp_backward(&a->onestep, a->pb.w, a->pb.g, 0, &a->t_os, dact, NULL, B);
+    mlp_backward(&a->onestep, a->pb.w, k->g, 0, &k->t_os, dact, NULL, B);
 
     /* logged: mse of the acting policy against the dataset actions */
-    onestep_actions(a, b->obs, d->mse_noise, B, 1, a->dtmp, 1);
+    onestep_actions(a, k, b->obs, d->mse_noise, B, 1, k->dtmp, 1);
     double mse = 0;
     for (int i = 0; i < B * A; i++) {
-        double df = (double)a->dtmp[i] - b->act[i];
+        double df = (double)k->dtmp[i] - b->act[i];
         mse += df * df;
     }
-    m->mse = mse / (double)(B * A);
-    m->actor_loss = m->bc_flow_loss + a->c.alpha * m->distill_loss + m->q_loss;
+    m->mse = mse;
 }
 
-static void losses(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
-    FLOQ_ASSERT(b->B <= a->maxB && b->B == d->B);
-    param_zero_grad(&a->pb);
+/* ---------------------------------------------------------------------------------------- */
+/* the update on the pool: losses (each thread its share of the batch, into its own gradient),
+ * the gradient sum in thread order, then Polyak and Adam on slices of the block */
+
+static void losses_job(void *ctx, int tid, int n) {
+    struct agent *a = ctx;
+    struct agent_worker *k = &a->wk[tid];
+    size_t lo, hi;
+    pool_split((size_t)a->job_b->B, tid, n, 1, &lo, &hi);
+    k->b0 = (int)lo, k->b1 = (int)hi;
+    memset(&k->sums, 0, sizeof k->sums);
+    memset(k->g, 0, sizeof(float) * a->pb.n);
+    struct slice s;
+    slice_of(&s, a, a->job_b, a->job_d, k->b0, k->b1);
     if (a->c.kind == AGENT_FLOQ) {
-        critic_floq(a, b, d);
+        critic_floq(a, k, &s);
     } else {
-        critic_fql(a, b, d);
+        critic_fql(a, k, &s);
     }
-    actor_update(a, b, d);
-    a->metrics.total_loss = a->metrics.critic_loss + a->metrics.actor_loss;
+    actor_update(a, k, &s);
+}
+
+/* chunks of the gradient sum: small enough to stay in L1 while the threads' parts are added */
+#define GRAD_CHUNK 2048
+
+static void reduce_job(void *ctx, int tid, int n) {
+    struct agent *a = ctx;
+    size_t lo, hi;
+    pool_split(a->pb.n, tid, n, 16, &lo, &hi);
+    for (size_t c = lo; c < hi; c += GRAD_CHUNK) {
+        size_t len = FLOQ_MIN((size_t)GRAD_CHUNK, hi - c);
+        for (int t = 1; t < n; t++) {
+            kern_add(a->pb.g + c, a->wk[t].g + c, len);
+        }
+    }
+}
+
+static void apply_job(void *ctx, int tid, int n) {
+    struct agent *a = ctx;
+    size_t lo, hi;
+    pool_split(a->pb.n, tid, n, 16, &lo, &hi);
+    /* Polyak reads the online params before Adam moves them (one-step lag, spec P10) */
+    if (lo < a->critic_end) {
+        polyak_update(a->target + lo, a->pb.w + lo, FLOQ_MIN(hi, a->critic_end) - lo, a->c.tau);
+    }
+    adam_apply(&a->opt, a->pb.w + lo, a->pb.g + lo, a->pb.m + lo, a->pb.v + lo, hi - lo);
+}
+
+/* the metrics from every thread's sums, added in thread order */
+static void metrics_total(struct agent *a, int B) {
+    struct agent_sums t = {0};
+    for (int i = 0; i < a->nthreads; i++) {
+        const struct agent_sums *s = &a->wk[i].sums;
+        t.critic += s->critic, t.var_flow += s->var_flow, t.td += s->td;
+        t.distilled += s->distilled, t.critic_q += s->critic_q, t.bc += s->bc;
+        t.distill += s->distill, t.actor_q += s->actor_q, t.actor_qabs += s->actor_qabs;
+        t.mse += s->mse;
+    }
+    struct agent_metrics *m = &a->metrics;
+    int E = a->E, Ed = a->Ed, A = a->c.act_dim;
+    if (a->c.kind == AGENT_FLOQ) {
+        m->floq_loss = t.critic / (double)(E * B);
+        m->var_flow_returns = t.var_flow / B;
+        m->td_error = t.td / B;
+        m->distilled_critic_loss = t.distilled / (double)(Ed * B);
+        m->critic_loss = m->floq_loss + m->distilled_critic_loss;
+        m->critic_q = t.critic_q / (double)(Ed * B);
+    } else {
+        m->critic_loss = t.critic / (double)(E * B);
+        m->floq_loss = m->distilled_critic_loss = m->var_flow_returns = 0;
+        m->critic_q = t.critic_q / (double)(E * B);
+        m->td_error = 0;
+    }
+    m->bc_flow_loss = t.bc / (double)(B * A);
+    m->distill_loss = t.distill / (double)(B * A);
+    double qmean = t.actor_q / B;
+    float scale = a->c.normalize_q_loss ? (float)(1.0 / (t.actor_qabs / B)) : 1.0f;
+    m->q_loss = -qmean * scale;
+    m->actor_q = qmean;
+    m->mse = t.mse / (double)(B * A);
+    m->actor_loss = m->bc_flow_loss + a->c.alpha * m->distill_loss + m->q_loss;
+    m->total_loss = m->critic_loss + m->actor_loss;
+}
+
+void agent_grads(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
+    FLOQ_ASSERT(b->B <= a->maxB && b->B == d->B);
+    a->job_b = b, a->job_d = d;
+    double t0 = now_sec();
+    pool_run(&a->pool, losses_job, a);
+    double t1 = now_sec();
+    if (a->nthreads > 1) {
+        pool_run(&a->pool, reduce_job, a);
+    }
+    metrics_total(a, b->B);
+    a->job_b = NULL, a->job_d = NULL;
+    a->t_losses += t1 - t0;
+    a->t_reduce += now_sec() - t1;
+}
+
+void agent_apply(struct agent *a) {
+    double t0 = now_sec();
+    adam_next(&a->opt);
+    pool_run(&a->pool, apply_job, a);
+    a->step++;
+    a->t_apply += now_sec() - t0;
 }
 
 /* gradients this large square to infinity in Adam's second moment */
@@ -787,64 +1000,64 @@ static int find_bad_term(struct agent *a) {
 }
 
 int agent_update(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
-    losses(a, b, d);
+    agent_grads(a, b, d);
+    /* a data-parallel learner sums pb.g over its ranks here */
     if (find_bad_term(a)) {
         return -1; /* not applied: the parameters stay the last good ones */
     }
-    /* Polyak with the pre-update online params (one-step lag, spec P10), then Adam */
-    polyak_update(a->target, a->pb.w, a->critic_end, a->c.tau);
-    adam_step(&a->opt, a->pb.w, a->pb.g, a->pb.m, a->pb.v, a->pb.n);
-    a->step++;
+    agent_apply(a);
     a->bad_term[0] = 0;
     return 0;
 }
 
 void agent_evaluate(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
-    losses(a, b, d);
+    agent_grads(a, b, d);
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* read-outs */
+/* read-outs (one thread: worker 0's scratch holds the whole batch) */
 
 void agent_flow_returns(struct agent *a, const float *obs, const float *act, const float *ratio,
                         int n, int K, float *out) {
+    struct agent_worker *k = &a->wk[0];
     int O = a->c.obs_dim, A = a->c.act_dim, ld = a->din_critic, cap = a->maxB * a->R;
     float lo = a->noise_lo, span = a->noise_hi - a->noise_lo;
     for (int s = 0; s < n; s += cap) {
         int m = FLOQ_MIN(cap, n - s);
-        put_rows(a->x_crit, ld, 0, obs + (size_t)s * O, O, m, 1);
-        put_rows(a->x_crit, ld, O, act + (size_t)s * A, A, m, 1);
+        put_rows(k->x_crit, ld, 0, obs + (size_t)s * O, O, m, 1);
+        put_rows(k->x_crit, ld, O, act + (size_t)s * A, A, m, 1);
         for (int e = 0; e < a->E; e++) {
             float *z = out + (size_t)e * n + s;
             for (int r = 0; r < m; r++) {
                 z[r] = lo + span * ratio[s + r];
             }
-            integrate(a, a->pb.w, e, a->x_crit, z, m, K);
+            integrate(a, k, a->pb.w, e, k->x_crit, z, m, K);
         }
     }
 }
 
 void agent_critic_q(struct agent *a, const float *obs, const float *act, int n, float *out) {
+    struct agent_worker *k = &a->wk[0];
     int O = a->c.obs_dim, A = a->c.act_dim;
     const struct mlp *q = a->c.kind == AGENT_FLOQ ? &a->distill : &a->critic;
-    struct mlp_tape *t = &a->t_critic;
+    struct mlp_tape *t = &k->t_critic;
     int cap = a->maxB * a->R;
     for (int s = 0; s < n; s += cap) {
         int m = FLOQ_MIN(cap, n - s);
-        put_rows(a->x_crit, O + A, 0, obs + (size_t)s * O, O, m, 1);
-        put_rows(a->x_crit, O + A, O, act + (size_t)s * A, A, m, 1);
+        put_rows(k->x_crit, O + A, 0, obs + (size_t)s * O, O, m, 1);
+        put_rows(k->x_crit, O + A, O, act + (size_t)s * A, A, m, 1);
         for (int e = 0; e < a->Ed; e++) {
             /* the distilled critic's tape holds B rows; use the critic tape (>= B*R) when the
              * widths allow, else chunk by B */
             if (a->c.kind == AGENT_FLOQ) {
                 for (int c0 = 0; c0 < m; c0 += a->maxB) {
                     int mm = FLOQ_MIN(a->maxB, m - c0);
-                    mlp_infer(q, a->pb.w, e, &a->t_distill, a->x_crit + (size_t)c0 * (O + A), mm);
-                    memcpy(out + (size_t)e * n + s + c0, a->t_distill.out,
+                    mlp_infer(q, a->pb.w, e, &k->t_distill, k->x_crit + (size_t)c0 * (O + A), mm);
+                    memcpy(out + (size_t)e * n + s + c0, k->t_distill.out,
                            sizeof(float) * (size_t)mm);
                 }
             } else {
-                mlp_infer(q, a->pb.w, e, t, a->x_crit, m);
+                mlp_infer(q, a->pb.w, e, t, k->x_crit, m);
                 memcpy(out + (size_t)e * n + s, t->out, sizeof(float) * (size_t)m);
             }
         }
@@ -855,8 +1068,8 @@ void agent_act(struct agent *a, const float *obs, const float *eps, int n, float
     int cap = a->maxB * a->R, O = a->c.obs_dim, A = a->c.act_dim;
     for (int s = 0; s < n; s += cap) {
         int m = FLOQ_MIN(cap, n - s);
-        onestep_actions(a, obs + (size_t)s * O, eps + (size_t)s * A, m, 1, act + (size_t)s * A,
-                        1);
+        onestep_actions(a, &a->wk[0], obs + (size_t)s * O, eps + (size_t)s * A, m, 1,
+                        act + (size_t)s * A, 1);
     }
 }
 

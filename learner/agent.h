@@ -5,10 +5,18 @@
  *   c.obs_dim = O; c.act_dim = A; c.r_min = ...; c.r_max = ...;
  *   struct agent ag;
  *   if (agent_init(&ag, &c, seed, err, sizeof err)) ...;   // params drawn from the seed
+ *   agent_set_threads(&ag, pool_cores(), err, sizeof err); // optional: N update threads
  *   struct agent_draws d;  agent_draws_alloc(&d, &c);  agent_draws_sample(&d, &c, &rng);
  *   if (agent_update(&ag, &batch, &d)) ...;    // one update: losses, Adam, Polyak; -1 when
  *                                              // a loss or gradient is not finite (ag.bad_term)
  *   ag.metrics.critic_loss ...
+ *
+ * Threads: with N threads each takes a fixed contiguous share of the batch's transitions (with
+ * their R replicas) through the whole update, into a gradient of its own; the N gradients are
+ * summed in thread order and Adam and Polyak run on N slices of the block. N = 1 is the serial
+ * update exactly; a given N repeats bit for bit; different N agree to float rounding.
+ * agent_update = agent_grads (the gradient of the whole batch is in pb.g: a data-parallel
+ * learner would sum it over its ranks here) + agent_apply (Polyak, Adam).
  *
  * Parameter layout: one trainable block pb = [critic | distilled critic (floq) | BC flow actor |
  * one-step actor], every segment 64-byte aligned; the critic sits at offset 0 so the target
@@ -28,6 +36,7 @@
 #include "common/nn.h"
 #include "common/param.h"
 #include "common/policy.h"
+#include "common/pool.h"
 #include "common/rng.h"
 
 enum agent_kind { AGENT_FLOQ = 0, AGENT_FQL = 1 };
@@ -88,6 +97,21 @@ struct agent_metrics {
     double actor_loss, bc_flow_loss, distill_loss, q_loss, actor_q, mse;
 };
 
+/* loss sums of one thread's rows (doubles, summed in row order); metrics are their totals */
+struct agent_sums {
+    double critic, var_flow, td, distilled, critic_q; /* critic (floq: flow matching) */
+    double bc, distill, actor_q, actor_qabs, mse;     /* actor */
+};
+
+/* one update thread: its transitions [b0, b1), its scratch (sized for them) and its gradient */
+struct agent_worker {
+    int b0, b1;
+    struct mlp_tape t_critic, t_distill, t_bc, t_os;
+    float *x_os, *x_crit, *x_small, *z, *v, *dtmp, *dact;
+    float *g; /* (pb.n) this thread's gradient; worker 0's is pb.g (borrowed) */
+    struct agent_sums sums;
+};
+
 struct agent {
     struct agent_cfg c;
     int E, Ed, R, K, M; /* ensembles, noise samples, critic / actor flow steps */
@@ -102,10 +126,14 @@ struct agent {
     long step;
     struct agent_metrics metrics;
     char bad_term[128]; /* after a refused update: "floq_loss is nan", "the gradient of ..." */
-    /* scratch, sized at init */
-    int maxB;
-    struct mlp_tape t_critic, t_distill, t_bc, t_os;
-    float *x_os, *x_crit, *x_small, *z, *v, *dtmp, *dact;
+    /* update threads (agent_set_threads; 1 after agent_init). Worker 0 is sized for the whole
+     * batch (the read-outs use it); the others for their share. */
+    int maxB, nthreads;
+    struct agent_worker *wk; /* (nthreads) */
+    struct pool pool;
+    double t_losses, t_reduce, t_apply; /* seconds spent in the three phases, summed */
+    const struct agent_batch *job_b;    /* the update in flight (pool jobs read them) */
+    const struct agent_draws *job_d;
     /* intermediates of the last update (for tests and logging) */
     float *next_actions;      /* (BR,A) */
     float *next_returns;      /* (B,R) aggregated target read-out */
@@ -143,11 +171,22 @@ void agent_draws_alloc(struct agent_draws *d, const struct agent_cfg *c);
 void agent_draws_sample(struct agent_draws *d, const struct agent_cfg *c, struct rng *r);
 void agent_draws_free(struct agent_draws *d);
 
+/* runs the update on n threads (n >= 1; capped at the batch size): a pool of n - 1 workers
+ * and the scratch of each, allocated here, once. n > 1 sets the BLAS library to one thread
+ * (each update thread calls it on its own rows); n = 1 leaves it as it is. 0, or -1 with a
+ * message (the agent then keeps its previous threads). Not during an update. */
+int agent_set_threads(struct agent *a, int n, char *err, size_t errsz);
+
 /* one update (spec §6): all losses and grads at the current params, Adam, Polyak. 0; or -1
  * when a loss term or a gradient is not finite (or a gradient is beyond 1e18, which Adam's
  * second moment would square to infinity): then nothing is applied, the parameters, moments
  * and target stay as they were, and a->bad_term names the term */
 int agent_update(struct agent *a, const struct agent_batch *b, const struct agent_draws *d);
+/* the first half of agent_update: losses, metrics and the whole batch's gradient in pb.g */
+void agent_grads(struct agent *a, const struct agent_batch *b, const struct agent_draws *d);
+/* the second half: Polyak (pre-update online params), then one Adam step with pb.g. The halves
+ * check nothing; agent_update checks the losses and pb.g between them */
+void agent_apply(struct agent *a);
 /* the same losses and metrics without touching any parameter (validation) */
 void agent_evaluate(struct agent *a, const struct agent_batch *b, const struct agent_draws *d);
 

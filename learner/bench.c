@@ -2,6 +2,7 @@
 #include "learner/bench.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <mujoco/mujoco.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/nn.h"
+#include "common/pool.h"
 #include "common/proto.h"
 #include "common/rng.h"
 #include "common/util.h"
@@ -29,8 +31,8 @@ static int blas_threads(void) {
     return openblas_get_num_threads();
 }
 
-/* prints a section header with the OpenBLAS core, thread count and the load average */
-static void bench_header(const char *section) {
+/* the 1-minute load average, or -1 */
+static double loadavg1(void) {
     double load = -1;
     FILE *f = fopen("/proc/loadavg", "r");
     if (f) {
@@ -39,6 +41,12 @@ static void bench_header(const char *section) {
         }
         fclose(f);
     }
+    return load;
+}
+
+/* prints a section header with the OpenBLAS core, thread count and the load average */
+static void bench_header(const char *section) {
+    double load = loadavg1();
     const char *ct = getenv("OPENBLAS_CORETYPE");
     printf("\n== %s ==  OpenBLAS core %s (OPENBLAS_CORETYPE=%s), %d thread(s), loadavg %.2f\n",
            section, blas_core(), ct ? ct : "unset", blas_threads(), load);
@@ -187,13 +195,40 @@ static void bench_nn(double seconds) {
                  best_ref);
     double peak = bench_sgemm_gflops(512, 512, 512, seconds / 3);
     bench_record("mlp_fwd_bwd_vs_sgemm512", best_mlp, "GFLOP/s", "sgemm_512x512x512", peak);
+    /* the rows one update thread gets: B R / T of the flow critic (2048 / T at B 256, R 8), B / T
+     * of the other networks; forward only (the Euler read-outs) and forward + backward */
+    printf("  one thread's share of the rows (1 thread; ratio to sgemm 512x512x512):\n");
+    for (int rows = 2048; rows >= 4; rows /= 2) {
+        double fl[2] = {mlp_flops_forward(&net, rows),
+                        mlp_flops_forward(&net, rows) + mlp_flops_backward(&net, rows, 1, 0)};
+        for (int bwd = 0; bwd < 2; bwd++) {
+            double best = 0;
+            for (int rep = 0; rep < 3; rep++) {
+                double t0 = now_sec();
+                int it = 0;
+                do {
+                    if (bwd) {
+                        mlp_forward(&net, pb.w, 0, &t, x, rows);
+                        mlp_backward(&net, pb.w, pb.g, 0, &t, dout, NULL, rows);
+                    } else {
+                        mlp_infer(&net, pb.w, 0, &t, x, rows);
+                    }
+                    it++;
+                } while (now_sec() - t0 < seconds / 30);
+                best = fmax(best, fl[bwd] * it / (now_sec() - t0) * 1e-9);
+            }
+            char name[96];
+            snprintf(name, sizeof name, "mlp_%s_88-4x512-1_B%d", bwd ? "fwd_bwd" : "infer", rows);
+            bench_record(name, best, "GFLOP/s", "sgemm_512x512x512", peak);
+        }
+    }
     mem_free(x);
     mem_free(dout);
     mlp_tape_free(&t);
     param_free(&pb);
 }
 
-/* ---- learner: updates/s of floq and fql, small and paper presets ------------------------- */
+/* ---- learner: updates/s of floq and fql, small and paper presets, 1..N threads ---------- */
 
 /* an Ant-sized agent of the small or paper preset */
 static void preset(struct agent_cfg *c, int kind, int paper) {
@@ -203,67 +238,216 @@ static void preset(struct agent_cfg *c, int kind, int paper) {
     c->r_min = -1, c->r_max = 0;
 }
 
-static void bench_learner(double seconds) {
-    bench_header("learner: updates/s (obs 29, action 8, batch 256)");
+#define MAX_POINTS 16
+
+/* the thread counts of the scaling curve: 1, 2, 3, 4, then doubling, and every usable core */
+static int thread_counts(int *out, int cores) {
+    int n = 0;
+    for (int t = 1; t <= cores && n < MAX_POINTS - 1; t = t < 4 ? t + 1 : 2 * t) {
+        out[n++] = t;
+    }
+    if (out[n - 1] != cores) {
+        out[n++] = cores;
+    }
+    return n;
+}
+
+/* one agent of the curve with a fixed batch; its rates at every point */
+struct curve_agent {
+    int kind, paper;
+    struct agent_cfg c;
+    struct agent a;
+    struct agent_draws d;
+    struct agent_batch b;
+    struct rng r;
+    float *obs, *nobs, *act, *rew, *mask;
+    double upd[MAX_POINTS], ratio[MAX_POINTS], blas_upd[MAX_POINTS], blas_ratio[MAX_POINTS];
+    double phase[MAX_POINTS][4]; /* ms per update: losses, gradient sum, Polyak + Adam, draws */
+    double last_phase[4];
+};
+
+static int curve_agent_init(struct curve_agent *ca, int kind, int paper) {
+    memset(ca, 0, sizeof *ca);
+    ca->kind = kind, ca->paper = paper;
+    preset(&ca->c, kind, paper);
+    char err[256];
+    if (agent_init(&ca->a, &ca->c, 1, err, sizeof err)) {
+        fprintf(stderr, "bench: %s\n", err);
+        return -1;
+    }
+    int B = ca->c.batch_size, O = ca->c.obs_dim, A = ca->c.act_dim;
+    ca->obs = mem_alloc(sizeof(float) * (size_t)B * O);
+    ca->nobs = mem_alloc(sizeof(float) * (size_t)B * O);
+    ca->act = mem_alloc(sizeof(float) * (size_t)B * A);
+    ca->rew = mem_alloc(sizeof(float) * (size_t)B);
+    ca->mask = mem_alloc(sizeof(float) * (size_t)B);
+    rng_seed(&ca->r, 3);
+    rng_fill_normal(&ca->r, ca->obs, (size_t)B * O);
+    rng_fill_normal(&ca->r, ca->nobs, (size_t)B * O);
+    for (int i = 0; i < B * A; i++) {
+        ca->act[i] = 2 * rng_uniform(&ca->r) - 1;
+    }
+    for (int i = 0; i < B; i++) {
+        ca->rew[i] = rng_uniform(&ca->r) < 0.9f ? -1.0f : 0.0f;
+        ca->mask[i] = ca->rew[i] < 0 ? 1.0f : 0.0f;
+    }
+    ca->b = (struct agent_batch){B, ca->obs, ca->act, ca->rew, ca->nobs, ca->mask};
+    agent_draws_alloc(&ca->d, &ca->c);
+    return 0;
+}
+
+static void curve_agent_free(struct curve_agent *ca) {
+    agent_draws_free(&ca->d);
+    MEM_FREE_ALL(ca->obs, ca->nobs, ca->act, ca->rew, ca->mask);
+    agent_free(&ca->a);
+}
+
+/* updates/s with the agent's current threads: one warm-up update, then at least 2 in budget */
+static double curve_agent_rate(struct curve_agent *ca, double budget) {
+    agent_draws_sample(&ca->d, &ca->c, &ca->r);
+    agent_update(&ca->a, &ca->b, &ca->d);
+    struct agent *a = &ca->a;
+    a->t_losses = a->t_reduce = a->t_apply = 0;
+    double t0 = now_sec(), t_draws = 0;
+    int it = 0;
+    do {
+        double td = now_sec();
+        agent_draws_sample(&ca->d, &ca->c, &ca->r);
+        t_draws += now_sec() - td;
+        agent_update(&ca->a, &ca->b, &ca->d);
+        it++;
+    } while (now_sec() - t0 < budget || it < 2);
+    double el = now_sec() - t0;
+    ca->last_phase[0] = a->t_losses / it * 1e3;
+    ca->last_phase[1] = a->t_reduce / it * 1e3;
+    ca->last_phase[2] = a->t_apply / it * 1e3;
+    ca->last_phase[3] = t_draws / it * 1e3;
+    return it / el;
+}
+
+static const char *curve_name(const struct curve_agent *ca) {
+    static const char *names[2][2] = {{"floq_small", "floq_paper"}, {"fql_small", "fql_paper"}};
+    return names[ca->kind][ca->paper];
+}
+
+/* name, or name_<T>thr beyond one thread (the 1-thread names are the historical ones) */
+static void point_name(char *out, size_t n, const char *base, const char *what, int T) {
+    if (T == 1) {
+        snprintf(out, n, "%s%s", base, what);
+    } else {
+        snprintf(out, n, "%s%s_%dthr", base, what, T);
+    }
+}
+
+/* one point of the curve: the T-thread sgemm reference, every agent on T update threads, and
+ * beyond one thread the same agents on 1 update thread with T OpenBLAS threads (the old way) */
+static double curve_point(struct curve_agent *ca, int na, int T, int k, double seconds) {
+    char name[128], ref_name[64];
+    linear_blas_threads(T);
+    point_name(ref_name, sizeof ref_name, "sgemm_2048x512x512", "", T);
     double ref = bench_sgemm_gflops(2048, 512, 512, 1.0);
-    bench_record("sgemm_2048x512x512", ref, "GFLOP/s", NULL, 0);
-    for (int kind = 0; kind < 2; kind++) {
-        for (int paper = 0; paper < 2; paper++) {
-            struct agent_cfg c;
-            preset(&c, kind, paper);
-            struct agent a;
+    bench_record(ref_name, ref, "GFLOP/s", NULL, 0);
+    for (int blas = 0; blas < (T > 1 ? 2 : 1); blas++) {
+        for (int i = 0; i < na; i++) {
+            struct curve_agent *c = &ca[i];
             char err[256];
-            if (agent_init(&a, &c, 1, err, sizeof err)) {
+            if (agent_set_threads(&c->a, blas ? 1 : T, err, sizeof err)) {
                 fprintf(stderr, "bench: %s\n", err);
-                return;
+                continue;
             }
-            int B = c.batch_size, O = c.obs_dim, A = c.act_dim;
-            float *obs = mem_alloc(sizeof(float) * (size_t)B * O);
-            float *nobs = mem_alloc(sizeof(float) * (size_t)B * O);
-            float *act = mem_alloc(sizeof(float) * (size_t)B * A);
-            float *rew = mem_alloc(sizeof(float) * (size_t)B);
-            float *mask = mem_alloc(sizeof(float) * (size_t)B);
-            struct rng r;
-            rng_seed(&r, 3);
-            rng_fill_normal(&r, obs, (size_t)B * O);
-            rng_fill_normal(&r, nobs, (size_t)B * O);
-            for (int i = 0; i < B * A; i++) {
-                act[i] = 2 * rng_uniform(&r) - 1;
+            linear_blas_threads(blas ? T : 1);
+            double rate = curve_agent_rate(c, c->paper ? seconds : seconds / 2);
+            double gf = agent_update_flops(&c->a) * rate * 1e-9;
+            const char *base = curve_name(c);
+            char b2[64];
+            snprintf(b2, sizeof b2, "%s%s", base, blas ? "_blas" : "");
+            point_name(name, sizeof name, b2, "_updates_per_s", T);
+            bench_record(name, rate, "updates/s", NULL, 0);
+            if (T == 1) {
+                point_name(name, sizeof name, base, "_gflop_per_update", T);
+                bench_record(name, agent_update_flops(&c->a) * 1e-9, "GFLOP", NULL, 0);
             }
-            for (int i = 0; i < B; i++) {
-                rew[i] = rng_uniform(&r) < 0.9f ? -1.0f : 0.0f;
-                mask[i] = rew[i] < 0 ? 1.0f : 0.0f;
+            point_name(name, sizeof name, b2, "_gflops", T);
+            bench_record(name, gf, "GFLOP/s", ref_name, ref);
+            if (blas) {
+                c->blas_upd[k] = rate, c->blas_ratio[k] = gf / ref;
+            } else {
+                c->upd[k] = rate, c->ratio[k] = gf / ref;
+                memcpy(c->phase[k], c->last_phase, sizeof c->last_phase);
             }
-            struct agent_batch b = {B, obs, act, rew, nobs, mask};
-            struct agent_draws d;
-            agent_draws_alloc(&d, &c);
-            agent_draws_sample(&d, &c, &r);
-            agent_update(&a, &b, &d); /* warm-up */
-            double t0 = now_sec();
-            int it = 0;
-            double budget = paper ? seconds : seconds / 2;
-            do {
-                agent_draws_sample(&d, &c, &r);
-                agent_update(&a, &b, &d);
-                it++;
-            } while (now_sec() - t0 < budget || it < 2);
-            double el = now_sec() - t0;
-            double fl = agent_update_flops(&a);
-            char name[96];
-            snprintf(name, sizeof name, "%s_%s_updates_per_s", kind ? "fql" : "floq",
-                     paper ? "paper" : "small");
-            bench_record(name, it / el, "updates/s", NULL, 0);
-            snprintf(name, sizeof name, "%s_%s_gflop_per_update", kind ? "fql" : "floq",
-                     paper ? "paper" : "small");
-            bench_record(name, fl * 1e-9, "GFLOP", NULL, 0);
-            snprintf(name, sizeof name, "%s_%s_gflops", kind ? "fql" : "floq",
-                     paper ? "paper" : "small");
-            bench_record(name, fl * it / el * 1e-9, "GFLOP/s", "sgemm_2048x512x512", ref);
-            agent_draws_free(&d);
-            mem_free(obs), mem_free(nobs), mem_free(act), mem_free(rew), mem_free(mask);
-            agent_free(&a);
         }
     }
+    linear_blas_threads(1);
+    return ref;
+}
+
+/* the curve: updates/s of the four agents at 1..N update threads, each with its ratio to the
+ * same-run sgemm of that thread count; below it the OpenBLAS-threaded update for comparison */
+static void bench_learner(double seconds) {
+    int cores = pool_cores(), blas0 = linear_blas_threads(0);
+    bench_header("learner: updates/s (obs 29, action 8, batch 256) on 1..N update threads");
+    printf("  %d usable cores (sched_getaffinity); update threads run OpenBLAS single-threaded\n",
+           cores);
+    int Ts[MAX_POINTS], np = thread_counts(Ts, cores);
+    struct curve_agent ca[4];
+    int na = 0;
+    for (int kind = 0; kind < 2; kind++) {
+        for (int paper = 0; paper < 2; paper++) {
+            if (curve_agent_init(&ca[na], kind, paper) == 0) {
+                na++;
+            }
+        }
+    }
+    double refs[MAX_POINTS], loads[MAX_POINTS];
+    for (int k = 0; k < np; k++) {
+        loads[k] = loadavg1();
+        printf("  -- %d update thread%s (loadavg %.2f) --\n", Ts[k], Ts[k] > 1 ? "s" : "",
+               loads[k]);
+        refs[k] = curve_point(ca, na, Ts[k], k, seconds);
+    }
+    printf("\n  scaling curve: updates/s (ratio: update GFLOP/s / same-run sgemm 2048x512x512 "
+           "GFLOP/s at the same thread count)\n  %7s %7s %10s",
+           "threads", "loadavg", "sgemm");
+    for (int i = 0; i < na; i++) {
+        printf(" %21s", curve_name(&ca[i]));
+    }
+    printf("\n");
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && np > 1) {
+            printf("  the same agents on 1 update thread with T OpenBLAS threads:\n");
+        }
+        for (int k = pass; k < np; k++) {
+            printf("  %7d %7.2f %10.1f", Ts[k], loads[k], refs[k]);
+            for (int i = 0; i < na; i++) {
+                double u = pass ? ca[i].blas_upd[k] : ca[i].upd[k];
+                double r = pass ? ca[i].blas_ratio[k] : ca[i].ratio[k];
+                printf("  %8.3f (%.2f) %4.2fx", u, r, ca[i].upd[0] > 0 ? u / ca[i].upd[0] : 0);
+            }
+            printf("\n");
+        }
+    }
+    printf("  (u (r) s: updates/s, ratio to the same-thread-count sgemm, speedup over 1 thread)\n");
+    printf("\n  where an update's time goes, ms: losses and gradients (all threads) | sum of the "
+           "threads' gradients | Polyak + Adam | the draws (one thread, before the update)\n"
+           "  %7s",
+           "threads");
+    for (int i = 0; i < na; i++) {
+        printf(" %33s", curve_name(&ca[i]));
+    }
+    printf("\n");
+    for (int k = 0; k < np; k++) {
+        printf("  %7d", Ts[k]);
+        for (int i = 0; i < na; i++) {
+            printf("  %9.2f | %5.2f | %5.2f | %5.2f", ca[i].phase[k][0], ca[i].phase[k][1],
+                   ca[i].phase[k][2], ca[i].phase[k][3]);
+        }
+        printf("\n");
+    }
+    fflush(stdout);
+    for (int i = 0; i < na; i++) {
+        curve_agent_free(&ca[i]);
+    }
+    linear_blas_threads(blas0);
 }
 
 /* ---- envs: vecenv against raw mj_step on the same model -------------------------------- */
@@ -683,26 +867,100 @@ static void bench_bcast(double seconds) {
     param_free(&pb);
 }
 
+/* the gradient allreduce a data-parallel learner would make each update: every trainable
+ * parameter of the paper preset, summed over all ranks (under mpirun), against the 1-thread
+ * update time of the same agent measured on rank 0 in the same run */
+static void bench_allreduce(double seconds) {
+    if (!comm_initialized() || comm_size() < 2) {
+        if (!comm_initialized() || comm_rank() == 0) {
+            printf("\n== allreduce ==  skipped: run under mpirun with >= 2 ranks (make bench "
+                   "does)\n");
+        }
+        return;
+    }
+    int root = comm_rank() == 0, L = comm_size();
+    if (root) {
+        bench_header("allreduce: the paper preset's gradient summed over the ranks");
+    }
+    struct comm_req bc = {0};
+    for (int kind = 0; kind < 2; kind++) {
+        struct agent_cfg c;
+        preset(&c, kind, 1);
+        struct param_block pb;
+        char err[256];
+        if (agent_layout(&c, &pb, err, sizeof err)) {
+            fprintf(stderr, "bench: %s\n", err);
+            break;
+        }
+        size_t n = pb.n;
+        param_free(&pb);
+        float *g = mem_alloc(sizeof(float) * n);
+        struct rng r;
+        rng_seed(&r, 5 + (uint64_t)comm_rank());
+        rng_fill_normal(&r, g, n);
+        /* the update on rank 0 (the others wait in the control broadcast below, sleeping) */
+        double upd = 0;
+        if (root) {
+            struct curve_agent ca;
+            if (curve_agent_init(&ca, kind, 1) == 0) {
+                agent_set_threads(&ca.a, 1, err, sizeof err);
+                upd = 1.0 / curve_agent_rate(&ca, seconds);
+                curve_agent_free(&ca);
+            }
+        }
+        /* warm-up, then a count the root picks from it, the same on every rank */
+        double t0 = now_sec();
+        comm_allreduce_sum(g, n);
+        int count = (int)fmin(1000, fmax(5, seconds / fmax(now_sec() - t0, 1e-6)));
+        comm_ibcast(&bc, &count, sizeof count);
+        comm_wait(&bc);
+        t0 = now_sec();
+        for (int i = 0; i < count; i++) {
+            comm_allreduce_sum(g, n);
+        }
+        double t = (now_sec() - t0) / count;
+        if (root) {
+            char name[96], ref[64];
+            snprintf(name, sizeof name, "allreduce_%s_paper_grads_%d_ranks_ms",
+                     kind ? "fql" : "floq", L);
+            snprintf(ref, sizeof ref, "%s_paper_update_1thr_ms", kind ? "fql" : "floq");
+            bench_record(name, t * 1e3, "ms", ref, upd * 1e3);
+            double bytes = 4.0 * (double)n;
+            printf("  (%zu floats, %.1f MB; algorithm bandwidth %.2f GB/s, ring bus bandwidth "
+                   "2(L-1)/L x bytes/t = %.2f GB/s)\n",
+                   n, bytes * 1e-6, bytes / t * 1e-9, 2.0 * (L - 1) / L * bytes / t * 1e-9);
+        }
+        mem_free(g);
+    }
+    comm_req_free(&bc);
+}
+
 /* ---- floq bench ------------------------------------------------------------------------ */
 
 static const struct section {
     const char *name;
     void (*run)(double seconds);
-} SECTIONS[] = {{"nn", bench_nn},       {"learner", bench_learner}, {"envs", bench_envs},
-                {"actor", bench_actor}, {"proto", bench_proto},     {"bcast", bench_bcast}};
+    int collective; /* every rank takes part (under mpirun) */
+} SECTIONS[] = {{"nn", bench_nn, 0},
+                {"learner", bench_learner, 0},
+                {"envs", bench_envs, 0},
+                {"actor", bench_actor, 0},
+                {"proto", bench_proto, 0},
+                {"bcast", bench_bcast, 1},
+                {"allreduce", bench_allreduce, 1}};
 
 int bench_main(int argc, char **argv) {
     char only[256] = "nn,learner,envs,actor,proto";
     float seconds = 3.0f;
     struct cfg_opt o[] = {
         CFG_STR("only", only, sizeof only,
-                "comma-separated sections: nn, learner, envs, actor, proto, bcast (bcast needs "
-                "mpirun)"),
+                "comma-separated sections: nn, learner, envs, actor, proto, bcast, allreduce "
+                "(the last two need mpirun)"),
         CFG_FLOAT("seconds", &seconds, 0.1, 3600, "time budget per measurement"),
     };
     int rc = cfg_command(
         "bench",
-        "usage: floq bench [--only nn,learner,envs,proto] [--seconds S]\n"
+        "usage: floq bench [--only nn,learner,envs,actor,proto,bcast,allreduce] [--seconds S]\n"
         "Each figure is printed with a reference measured in the same run and their ratio,\n"
         "and appended as one JSON line to $FLOQ_BENCH_JSONL (default build/bench.jsonl).\n",
         o, (int)FLOQ_ARRAY_LEN(o), argc, argv);
@@ -714,14 +972,7 @@ int bench_main(int argc, char **argv) {
         fprintf(stderr, "floq bench: MPI failed to start\n");
         return 1;
     }
-    if (mpi && comm_rank() != 0) {
-        /* non-root ranks take part in the collective sections only */
-        if (strstr(only, "bcast")) {
-            bench_bcast(seconds);
-        }
-        comm_finalize(0, 0, NULL);
-        return 0;
-    }
+    int worker = mpi && comm_rank() != 0; /* non-root ranks: the collective sections only */
     const char *names[FLOQ_ARRAY_LEN(SECTIONS)];
     for (size_t i = 0; i < FLOQ_ARRAY_LEN(SECTIONS); i++) {
         names[i] = SECTIONS[i].name;
@@ -730,10 +981,12 @@ int bench_main(int argc, char **argv) {
     for (; tok && rc == CFG_RUN; tok = strtok_r(NULL, ",", &save)) {
         int k = closest_name(tok, names, (int)FLOQ_ARRAY_LEN(SECTIONS));
         if (strcmp(tok, names[k]) != 0) {
-            fprintf(stderr, "floq bench: unknown section '%s'; did you mean '%s'?\n", tok,
-                    names[k]);
+            if (!worker) {
+                fprintf(stderr, "floq bench: unknown section '%s'; did you mean '%s'?\n", tok,
+                        names[k]);
+            }
             rc = 2;
-        } else {
+        } else if (!worker || SECTIONS[k].collective) {
             SECTIONS[k].run(seconds);
         }
     }

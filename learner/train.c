@@ -9,6 +9,7 @@
 
 #include "common/ckpt.h"
 #include "common/log.h"
+#include "common/pool.h"
 #include "common/sig.h"
 #include "common/util.h"
 #include "envs/env.h"
@@ -219,6 +220,11 @@ static int start(struct trainer *t) {
         t->draws = t->saved.draws;
     }
     agent_draws_alloc(&t->dr, &t->ag.c);
+    int threads = tc->learner_threads > 0 ? tc->learner_threads : pool_cores();
+    if (agent_set_threads(&t->ag, threads, err, sizeof err)) {
+        fprintf(stderr, "floq train: --learner_threads=%d: %s\n", threads, err);
+        return 2;
+    }
     if (runlog_open(&t->log, tc, t->resumed ? (long)t->start_step : -1, err, sizeof err)) {
         fprintf(stderr, "floq train: %s\n", err);
         return 1;
@@ -229,10 +235,12 @@ static int start(struct trainer *t) {
         log_warn("no evaluation: %s", err);
         t->can_eval = 0;
     }
-    log_info("run %s: agent %s, %zu parameters, batch %d, R %d, K %d; %ld offline steps, %ld "
-             "online steps",
+    log_info("run %s: agent %s, %zu parameters, batch %d, R %d, K %d, %d update thread%s%s; "
+             "%ld offline steps, %ld online steps",
              tc->run_dir, tc->agent, t->ag.pb.n, t->ag.c.batch_size, t->ag.R, t->ag.K,
-             tc->offline_steps, tc->online_steps);
+             t->ag.nthreads, t->ag.nthreads == 1 ? "" : "s",
+             tc->learner_threads > 0 ? "" : " (the cores this process may use)", tc->offline_steps,
+             tc->online_steps);
     long s0 = (long)t->start_step;
     t->next_eval = tc->eval_interval > 0 ? (s0 / tc->eval_interval + 1) * tc->eval_interval : 0;
     t->next_save = tc->save_interval > 0 ? (s0 / tc->save_interval + 1) * tc->save_interval : 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "actor/fault.h"
+#include "common/pool.h"
 #include "common/util.h"
 
 /* spec §8.2: per-environment overrides of the README commands (offline). One table for both
@@ -150,6 +151,9 @@ int train_cfg_opts(struct train_cfg *tc, struct cfg_opt *o) {
     ADD(CFG_FLOAT("peer_timeout", &tc->peer_timeout, 0.1, 1e6,
                   "seconds an actor rank may leave its HELLO, BYE, weights or the learner's "
                   "messages untaken before it is cut off"));
+    ADD(CFG_INT("learner_threads", &tc->learner_threads, 0, POOL_MAX_THREADS,
+                "threads of the learner's update (0: every core this process may use, "
+                "sched_getaffinity); results repeat bit for bit for a given count"));
     /* agent keys (spec §11) */
     ADD(CFG_FLOAT("agent.lr", &c->lr, 1e-12, 10, "Adam learning rate"));
     ADD(CFG_INT("agent.batch_size", &c->batch_size, 1, 1 << 20, "batch size"));

@@ -44,6 +44,7 @@ struct train_cfg {
     long start_online_after; /* minimum fill of online transitions before updates */
     int lockstep;            /* policy lag 0: one update per transition, weights every update */
     float peer_timeout; /* seconds an actor rank may keep the learner waiting (docs/online.md) */
+    int learner_threads;     /* update threads; 0: the cores this process may use */
     struct agent_cfg ac;
 };
 

@@ -2,6 +2,8 @@
 # bench_mpi — the multi-rank figures of `make bench`:
 #  * weight broadcast of a paper-size policy (4x512, obs 29, action 8) to 1 and 3 actor ranks,
 #    against a raw broadcast of the same bytes in the same run;
+#  * the gradient allreduce of the paper preset (every trainable parameter, floq and fql) over 2
+#    ranks, against the 1-thread update time of the same agent measured in the same run;
 #  * online env steps/s on Hopper-v4 (8 envs per actor) with 1, 2 and 4 actor ranks, against the
 #    1-actor figure of the same run, and the learner's updates/s while ingesting. This machine has
 #    2 cores: 2 and 4 actors plus the learner are oversubscribed (ranks time-share the cores).
@@ -22,6 +24,11 @@ for mech in cma none; do
     OMPI_MCA_btl_vader_single_copy_mechanism=$mech timeout 300 mpirun -np $np "$floq" bench \
       --only bcast --seconds 2 2>&1 | grep -v '^$'
   done
+done
+for mech in cma none; do
+  echo "  [btl_vader_single_copy_mechanism=$mech]"
+  OMPI_MCA_btl_vader_single_copy_mechanism=$mech timeout 600 mpirun -np 2 "$floq" bench \
+    --only allreduce --seconds 2 2>&1 | grep -v '^$'
 done
 "$floq" collect --env_name Hopper-v4 --policy random --episodes 20 --out "$T/hopper.npz" 2>/dev/null
 echo

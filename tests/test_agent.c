@@ -1,7 +1,9 @@
 /* test_agent — every loss of the spec against independent computations on a tiny network:
  * finite differences through a whole update (per loss, respecting the stop-gradients), the Euler
  * unroll on closed-form fields, the degenerate settings, TD-target and Polyak oracles, batch
- * permutation invariance, bounded actions, and no allocation in the update. */
+ * permutation invariance, bounded actions, no allocation in the update, and the threaded update
+ * (repeatable bit for bit per thread count, the serial one at 1 thread, within float rounding of
+ * it at 2, 3, 4 and 6). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,6 +420,110 @@ static void test_td_polyak_perm(void) {
     agent_free(&a);
 }
 
+/* ---- threads: a fixed share of the batch per thread, gradients summed in thread order ---- */
+
+/* every float of the trained state: params, Adam moments, target */
+static int same_state(const struct agent *x, const struct agent *y) {
+    size_t n = x->pb.n * sizeof(float);
+    return memcmp(x->pb.w, y->pb.w, n) == 0 && memcmp(x->pb.m, y->pb.m, n) == 0 &&
+           memcmp(x->pb.v, y->pb.v, n) == 0 &&
+           memcmp(x->target, y->target, x->critic_end * sizeof(float)) == 0 &&
+           memcmp(&x->metrics, &y->metrics, sizeof x->metrics) == 0;
+}
+
+/* max |x - y| / max |y| over n floats */
+static double rel_max(const float *x, const float *y, size_t n) {
+    double d = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)x[i] - y[i]));
+        m = fmax(m, fabs((double)y[i]));
+    }
+    return m > 0 ? d / m : d;
+}
+
+static void test_threads(int kind, int normalize) {
+    struct agent_cfg c;
+    tiny_cfg(&c, kind);
+    c.normalize_q_loss = normalize;
+    const char *name = kind == AGENT_FLOQ ? "floq" : "fql";
+    enum { NA = 6, U = 20 };
+    /* threads 1, 2, 2 again, 3, 4 (shares 1,2,1,2), 8 (capped at B = 6), 2 then back to 1 */
+    int want[NA] = {1, 2, 2, 3, 4, 8};
+    struct agent a[NA + 1];
+    char err[256];
+    for (int i = 0; i <= NA; i++) {
+        CHECK(agent_init(&a[i], &c, 21, err, sizeof err) == 0, "init: %s", err);
+    }
+    for (int i = 0; i < NA; i++) {
+        CHECK(agent_set_threads(&a[i], want[i], err, sizeof err) == 0, "%d threads: %s", want[i],
+              err);
+    }
+    CHECK(a[5].nthreads == B, "%s: 8 threads capped at the batch size (%d)", name, a[5].nthreads);
+    CHECK(agent_set_threads(&a[NA], 2, err, sizeof err) == 0 &&
+              agent_set_threads(&a[NA], 1, err, sizeof err) == 0 && a[NA].nthreads == 1,
+          "2 threads, then back to 1");
+    CHECK(agent_set_threads(&a[0], 0, err, sizeof err) == -1 && strstr(err, "threads"),
+          "0 threads refused: %s", err);
+    struct rng r;
+    rng_seed(&r, 22);
+    struct data d;
+    struct agent_draws dr;
+    agent_draws_alloc(&dr, &c);
+    double g12 = 0;
+    uint64_t allocs = 0;
+    for (int u = 0; u < U; u++) {
+        make_data(&d, &r);
+        agent_draws_sample(&dr, &c, &r);
+        uint64_t before = mem_alloc_count();
+        for (int i = 0; i <= NA; i++) {
+            agent_update(&a[i], &d.b, &dr);
+        }
+        allocs += mem_alloc_count() - before;
+        if (u == 0) {
+            g12 = rel_max(a[1].pb.g, a[0].pb.g, a[0].pb.n);
+        }
+    }
+    CHECK(allocs == 0, "%s: threaded updates allocate nothing (%llu)", name,
+          (unsigned long long)allocs);
+    CHECK(same_state(&a[1], &a[2]), "%s: 2 threads repeat bit for bit over %d updates", name, U);
+    CHECK(same_state(&a[0], &a[NA]), "%s: back to 1 thread is the serial update bit for bit", name);
+    CHECK(g12 <= 1e-5, "%s: first gradient, 2 threads vs 1: max|d|/max|g| = %g", name, g12);
+    /* after U Adam steps: the golden test's criterion for new parameters (README of golden/) */
+    for (int i = 1; i < NA; i++) {
+        double md = 0;
+        size_t off = 0, n = a[0].pb.n;
+        for (size_t j = 0; j < n; j++) {
+            double dj = fabs((double)a[i].pb.w[j] - a[0].pb.w[j]);
+            md = fmax(md, dj);
+            off += dj > 0.01 * c.lr;
+        }
+        CHECK(md <= 2.0 * c.lr * U && (double)off <= 0.001 * (double)n,
+              "%s: %d threads vs 1 after %d updates: max|dw| %g (2 lr U = %g), %zu of %zu > "
+              "0.01 lr",
+              name, a[i].nthreads, U, md, 2.0 * c.lr * U, off, n);
+        double dl = fabs(a[i].metrics.total_loss - a[0].metrics.total_loss) /
+                    fmax(1e-6, fabs(a[0].metrics.total_loss));
+        CHECK(dl <= 1e-3, "%s: %d threads vs 1: total loss %.9g vs %.9g", name, a[i].nthreads,
+              a[i].metrics.total_loss, a[0].metrics.total_loss);
+    }
+    /* evaluate leaves the whole batch's gradient in pb.g, as with one thread */
+    agent_evaluate(&a[0], &d.b, &dr);
+    struct agent e2;
+    agent_init(&e2, &c, 21, err, sizeof err);
+    memcpy(e2.pb.w, a[0].pb.w, sizeof(float) * a[0].pb.n);
+    memcpy(e2.target, a[0].target, sizeof(float) * a[0].critic_end);
+    agent_set_threads(&e2, 3, err, sizeof err);
+    agent_evaluate(&e2, &d.b, &dr);
+    CHECK(rel_max(e2.pb.g, a[0].pb.g, a[0].pb.n) <= 1e-5,
+          "%s: evaluate on 3 threads: the batch's gradient in pb.g (%g)", name,
+          rel_max(e2.pb.g, a[0].pb.g, a[0].pb.n));
+    agent_free(&e2);
+    for (int i = 0; i <= NA; i++) {
+        agent_free(&a[i]);
+    }
+    agent_draws_free(&dr);
+}
+
 static void test_cfg_errors(void) {
     struct agent_cfg c;
     tiny_cfg(&c, AGENT_FLOQ);
@@ -451,5 +557,9 @@ int main(void) {
     test_degenerate();
     test_td_polyak_perm();
     test_cfg_errors();
+    for (int kind = 0; kind < 2; kind++) {
+        test_threads(kind, 0);
+        test_threads(kind, 1);
+    }
     return check_report("test_agent");
 }

@@ -3,7 +3,8 @@
 # a deterministic 5-state chain, r = -1, terminal at the end, gamma 0.9:
 #   Q*(s, a) = -(1 - 0.9^(5 - s)) / 0.1 = -4.0951 -3.439 -2.71 -1.9 -1.0 for every action.
 # Checks: floq and fql learn it (|Q - Q*| <= 0.15 after 3000 updates), an offline run is
-# bit-for-bit repeatable, a resumed run equals an uninterrupted one, and bad inputs fail cleanly.
+# bit-for-bit repeatable (also on 2 update threads, which agree with 1 to float rounding), a
+# resumed run equals an uninterrupted one, and bad inputs fail cleanly.
 set -u
 build=${1:-build}
 floq=$build/floq
@@ -42,6 +43,21 @@ $floq q --checkpoint "$ck" --input "$T/q.txt" --members >"$T/qa2.txt"
 check "diff <(tail -n +2 '$T/qa2.txt') <(tail -n +2 '$T/qb.txt') >/dev/null" "repeat run gives identical Q"
 check "diff <(cut -d, -f1,2,5- '$T/a/metrics.csv') <(cut -d, -f1,2,5- '$T/b/metrics.csv') >/dev/null" \
   "repeat run gives identical losses in metrics.csv"
+
+# update threads: 2 threads repeat bit for bit; 1 and 2 threads agree to float rounding
+for r in t1:1 t2:2 t2b:2; do
+  $floq train "${common[@]}" --offline_steps 200 --learner_threads "${r#*:}" \
+    --run_dir "$T/${r%%:*}" 2>"$T/${r%%:*}.log" || bad "run ${r%%:*}"
+  $floq q --checkpoint "$T/${r%%:*}/checkpoints/ckpt-0000000200.ckpt" --input "$T/q.txt" \
+    --members >"$T/q${r%%:*}.txt"
+done
+check "grep -q '2 update threads' '$T/t2.log' && grep -q '1 update thread;' '$T/t1.log'" \
+  "--learner_threads sets the update threads"
+check "diff <(tail -n +2 '$T/qt2.txt') <(tail -n +2 '$T/qt2b.txt') >/dev/null" \
+  "2 update threads: a repeat run gives identical Q"
+check "paste <(tail -n +2 '$T/qt1.txt') <(tail -n +2 '$T/qt2.txt') | awk '{h = NF / 2
+  for (i = 1; i <= h; i++) {d = \$i - \$(i + h); if (d < 0) d = -d; if (d > 1e-3) bad = 1}}
+  END {exit bad}'" "1 and 2 update threads: Q within 1e-3 after 200 updates"
 
 # stop at 1500, resume to 3000: identical to the uninterrupted run
 $floq train "${common[@]}" --offline_steps 1500 --run_dir "$T/c" 2>/dev/null || bad "run to 1500"
