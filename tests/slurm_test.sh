@@ -297,9 +297,12 @@ fi
 #    script; scancel --signal=USR1 --batch sends the same signal now). The script passes it on,
 #    floq writes a checkpoint and exits 3, the script requeues the job, the requeued job resumes
 #    and ends with parameters identical to an uninterrupted offline run of the same seed.
+#    The reference runs on the script's update threads (FLOQ_LEARNER_THREADS, unset here: 1): a
+#    given thread count repeats bit for bit, another one only to float rounding.
 steps=8000
 "$build/floq" train --env_name tiny-v0 --dataset "$T/tiny.npz" --offline_steps $steps \
-    --online_steps 0 $FLOQ_ARGS --run_dir "$T/ref" >"$T/ref.log" 2>&1 || bad "requeue: reference run"
+    --online_steps 0 --learner_threads 1 $FLOQ_ARGS --run_dir "$T/ref" \
+    >"$T/ref.log" 2>&1 || bad "requeue: reference run"
 if FLOQ_RUN_DIR=$T/run-rq FLOQ_OFFLINE_STEPS=$steps FLOQ_ONLINE_STEPS=0 submit requeue; then
     for _ in $(seq 600); do  # until it trains (a metrics row), or the job ended
         grep -q ',offline,' "$T/run-rq/metrics.csv" 2>/dev/null && break

@@ -110,11 +110,13 @@ done
 $floq train "${common[@]}" --offline_steps 3000 --run_dir "$T/s2" 2>"$T/s2.log" &
 pid=$!
 while ! grep -q 'step' "$T/s2/metrics.csv" 2>/dev/null; do sleep 0.05; done
-kill -TERM $pid; kill -TERM $pid
+# two different signals (the same one twice, sent back to back, can arrive as one: a pending
+# signal is not counted); whichever comes second ends the process with 128 + its number
+kill -TERM $pid; kill -INT $pid
 wait $pid
 rc=$?
-check "[ $rc -eq 143 ] && grep -q 'received again: exiting at once' '$T/s2.log'" \
-  "a second SIGTERM exits at once with 128 + 15 (exit $rc)"
+check "{ [ $rc -eq 143 ] || [ $rc -eq 130 ]; } && grep -q 'received again: exiting at once' '$T/s2.log'" \
+  "a second signal exits at once with 128 + its number (exit $rc)"
 
 $floq train --resume "$T/c" --offline_steps 4000 --agent.alpha 3 2>"$T/err.txt"
 check "[ $? -eq 2 ] && grep -q 'cannot change on --resume' '$T/err.txt'" "agent flags cannot change on --resume"
