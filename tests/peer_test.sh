@@ -50,6 +50,12 @@ check "[ -n '$col' ] && [ \"\$(tail -n 1 '$T/extreme/metrics.csv' | cut -d, -f$c
 envs=$(sed -n 's/.*online: [0-9]* transitions received (\([0-9]*\) env steps).*/\1/p' "$T/claims.log")
 check "[ -n '$envs' ] && [ '$envs' -lt 2000 ]" "a claim of 2^64-1 env steps is not counted ($envs env steps)"
 
+# values at the bound are accepted and trained on: 5 batches whose every obs, next_obs and
+# reward is +-1e6 (PROTO_MAX_ABS) make the loss spike, never non-finite; the run completes
+run bound at_bound --online_steps 1500
+check "[ $rc -eq 0 ] && [ '$(received "$log")' -ge 1500 ] && grep -q ' 0 bad messages' '$log' && [ -f '$T/bound/checkpoints/ckpt-0000001550.ckpt' ]" \
+  "values at the magnitude bound: trained on, the run completes with finite losses (exit $rc; $(grep -E 'bad messages|error' "$log" | head -n 2 | tr '\n' ' '))"
+
 # a HELLO saying 65536 envs: credits are counted for the 4 the setup asked for
 run big big_envs --online_steps 1500
 check "[ $rc -eq 0 ] && grep -q 'actor 2 accepted: 4 env(s)' '$log' && [ '$(received "$log")' -ge 1500 ]" \

@@ -11,6 +11,8 @@
  *   replay        its last TRANSITIONS sent 5 more times, byte for byte
  *   claims        one batch claiming 2^64-1 env steps
  *   extreme       one batch with obs 1e15 and a reward of 2e38 (finite)
+ *   at_bound      its first 5 batches (within its credits) have every obs, next_obs and reward
+ *                 at +-PROTO_MAX_ABS: accepted, and trained on
  *   hello_flood   400 more HELLOs, then silence (no TRANSITIONS; still reads its messages)
  *   big_envs      HELLO says 65536 envs
  *   refused_hello a HELLO with the wrong obs size, then a correct one
@@ -157,6 +159,8 @@ static void hello(struct state *st, unsigned version, uint32_t obs, uint32_t env
 }
 
 /* one batch of n rows (random, finite), claiming env_steps; obs0/rew0 override row 0 */
+static int g_at_bound; /* transitions(): every value at +-PROTO_MAX_ABS */
+
 static void transitions(struct state *st, uint32_t n, uint64_t env_steps, float obs0, float rew0) {
     uint32_t O = (uint32_t)st->s.policy.obs_dim, A = (uint32_t)st->s.policy.act_dim;
     static float obs[4096], act[4096], rew[256], wv[256];
@@ -174,6 +178,14 @@ static void transitions(struct state *st, uint32_t n, uint64_t env_steps, float 
     }
     obs[0] = obs0 != 0 ? obs0 : obs[0];
     rew[0] = rew0 != 0 ? rew0 : rew[0];
+    if (g_at_bound) { /* every value at the bound, alternating sign */
+        for (uint32_t i = 0; i < n * O; i++) {
+            obs[i] = i % 2 ? -PROTO_MAX_ABS : PROTO_MAX_ABS;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            rew[i] = i % 2 ? -PROTO_MAX_ABS : PROTO_MAX_ABS;
+        }
+    }
     struct w *w = &st->last;
     begin(w, 21, 1, PROTO_KIND_TRANSITIONS);
     put_uint(w, (uint64_t)g_rank);
@@ -393,6 +405,7 @@ int main(int argc, char **argv) {
         }
         st.credits -= E;
         st.steps += E;
+        g_at_bound = mode("at_bound") && st.seq < 5;
         transitions(&st, E, st.steps, 0, 0);
         if (mode("replay") && st.seq == 1) {
             for (int i = 0; i < 5; i++) {
