@@ -229,11 +229,13 @@ size_t agent_init_bytes(const struct agent_cfg *c) {
     struct agent *a = mem_alloc(sizeof *a);
     a->c = *c;
     register_nets(a);
-    size_t B = (size_t)c->batch_size, BR = B * (size_t)(c->kind == AGENT_FLOQ ? c->noise_samples : 1);
+    size_t B = (size_t)c->batch_size,
+           BR = B * (size_t)(c->kind == AGENT_FLOQ ? c->noise_samples : 1);
     size_t O = (size_t)c->obs_dim, A = (size_t)c->act_dim, E = AGENT_MAX_E;
     /* params, grads, Adam moments, target; the tapes; the per-row scratch of agent_init */
     size_t n = 4 * param_mark(&a->pb) + a->critic_end;
-    n += BR * (O + 4 * A + (size_t)a->din_critic + 4 * E + 4) + B * (2 * (O + A) + 3 * A + 2 * E + 4);
+    n += BR * (O + 4 * A + (size_t)a->din_critic + 4 * E + 4) +
+         B * (2 * (O + A) + 3 * A + 2 * E + 4);
     size_t bytes = n * sizeof(float) + mlp_tape_bytes(&a->critic, (int)BR) +
                    mlp_tape_bytes(&a->bc, (int)B) + mlp_tape_bytes(&a->onestep, (int)BR) +
                    (c->kind == AGENT_FLOQ ? mlp_tape_bytes(&a->distill, (int)B) : 0);
