@@ -1,6 +1,8 @@
 #include "common/mem.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,8 +10,8 @@
 static _Atomic uint64_t g_count;
 
 void *mem_try_alloc(size_t n) {
-    if (n > SIZE_MAX - 63) {
-        return NULL; /* rounding up to 64 bytes would wrap around */
+    if (n > PTRDIFF_MAX) {
+        return NULL; /* no object is that large (and rounding up to 64 bytes could wrap) */
     }
     size_t sz = (n + 63) & ~(size_t)63;
     if (sz == 0) {

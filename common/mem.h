@@ -15,7 +15,7 @@
 /* zeroed, 64-byte aligned block of n bytes (n == 0 gives a valid 64-byte block); on failure
  * prints the size and aborts (an allocation failure is not recoverable in floq) */
 void *mem_alloc(size_t n);
-/* the same, but NULL when n bytes cannot be had (or n is within 63 of SIZE_MAX): for sizes a
+/* the same, but NULL when n bytes cannot be had (or n exceeds PTRDIFF_MAX): for sizes a
  * file declares, so the loader can say so in one line */
 void *mem_try_alloc(size_t n);
 /* frees a block from mem_alloc; NULL is ignored */

@@ -368,6 +368,8 @@ static void test_mem(void) {
     CHECK(p == NULL, "SIZE_MAX - 3 bytes: no block");
     CHECK(mem_try_alloc(SIZE_MAX) == NULL, "SIZE_MAX bytes: no block");
     CHECK(mem_try_alloc(SIZE_MAX - 63) == NULL, "SIZE_MAX - 63 bytes: no block");
+    /* beyond PTRDIFF_MAX: refused before the allocator (ASan's aborts on such a size) */
+    CHECK(mem_try_alloc((size_t)PTRDIFF_MAX + 1) == NULL, "PTRDIFF_MAX + 1 bytes: no block");
     unsigned char *q = mem_try_alloc(100);
     int zero = q != NULL && ((uintptr_t)q & 63) == 0;
     for (int i = 0; zero && i < 128; i++) {
