@@ -39,7 +39,9 @@ struct w {
 };
 
 static void put(struct w *w, const void *p, size_t n) {
-    memcpy(w->b + w->n, p, n);
+    if (n) { /* an empty bin passes NULL, which memcpy must not get even for 0 bytes */
+        memcpy(w->b + w->n, p, n);
+    }
     w->n += n;
 }
 
