@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_done = -1; /* sig_done's exit code, or -1 */
 
 const char *sig_name(int sig) {
     return sig == SIGTERM   ? "SIGTERM"
@@ -22,6 +23,9 @@ static void say(const char *s) {
 
 /* async-signal-safe: a flag, write(2) of fixed texts, _exit */
 static void on_signal(int sig) {
+    if (g_done >= 0) {
+        _exit(g_done); /* finished: only exiting is left, with the code it already has */
+    }
     say("floq: ");
     say(sig_name(sig));
     if (g_stop) {
@@ -42,6 +46,10 @@ void sig_install(void) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+}
+
+void sig_done(int code) {
+    g_done = code;
 }
 
 int sig_stop_requested(void) {

@@ -11,6 +11,11 @@
 
 /* installs the handlers for SIGTERM, SIGUSR1 and SIGINT */
 void sig_install(void);
+/* the process has finished (MPI_Finalize returned) and will exit with code: from now on any of
+ * these signals ends it at once with that code, not 128 + N. A launcher that kills the other
+ * ranks when one exits non-zero (srun --kill-on-bad-exit) then cannot turn a rank's clean end
+ * into a failure while it is still exiting */
+void sig_done(int code);
 /* the signal that asked to stop (SIGTERM, SIGUSR1, SIGINT), or 0 */
 int sig_stop_requested(void);
 /* "SIGTERM", "SIGUSR1", "SIGINT" or "signal" */

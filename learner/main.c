@@ -70,6 +70,7 @@ static int train_cmd(int argc, char **argv) {
     } else {
         comm_finalize(0, 0, NULL);
     }
+    sig_done(rc);
     return rc;
 }
 
