@@ -275,7 +275,7 @@ static void read_weights(struct state *st) {
 static void flood(void) {
     MPI_Comm all[] = {MPI_COMM_WORLD, g_weights, g_prog, g_msg};
     int tags[] = {5, PROTO_TAG_WEIGHTS, 1, 999};
-    unsigned char one = 0x42;
+    static unsigned char one = 0x42; /* sent by MPI_Isend after this returns: not on the stack */
     double t0 = now();
     long k = 0;
     while (now() - t0 < g_seconds) {
