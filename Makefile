@@ -94,6 +94,9 @@ bench: all
 run: all
 	@BUILD=$(BUILD) bash hostfiles/run_local.sh
 
+results: all
+	@BUILD=$(BUILD) bash hostfiles/results.sh
+
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan:
 	$(MAKE) BUILD=build/asan OPT=-O1 CFLAGS="-O1 -g $(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" all
@@ -145,5 +148,5 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj $(BUILD)/obj-faults -name '*.d' 2>/dev/null)
-.PHONY: all test layers bench run asan valgrind tsan fuzz fuzz-build setup format clean
+.PHONY: all test layers bench run results asan valgrind tsan fuzz fuzz-build setup format clean
 .SECONDARY:

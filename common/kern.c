@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/util.h"
+
 /* target clones: the loader picks the widest the CPU has; results are bitwise equal on each
  * (no contraction into FMA under -std=c11, fixed reduction order) */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(FLOQ_NO_CLONES)
@@ -16,6 +18,31 @@
 
 static const float GELU_K = 0.7978845608028654f; /* sqrt(2/pi) */
 static const float GELU_C = 0.044715f;
+
+/* c[0] x^(n-1) + c[1] x^(n-2) + ... + c[n-1], by Horner's rule in that order (a subtraction
+ * of a constant is the addition of its negation, bit for bit); n is a constant at every call,
+ * so the loop unrolls into the straight-line polynomial */
+static inline float horner(float x, const float *c, int n) {
+    float p = c[0];
+    for (int i = 1; i < n; i++) {
+        p = p * x + c[i];
+    }
+    return p;
+}
+
+/* Cephes coefficients, highest power first: expf's P; ndtrf's T (|x| < 1), P (|x| < 2), R */
+static const float EXP_P[] = {1.9875691500E-4f, 1.3981999507E-3f, 8.3334519073E-3f,
+                              4.1665795894E-2f, 1.6666665459E-1f, 5.0000001201E-1f};
+static const float ERF_T[] = {
+    7.853861353153693E-5f, -8.010193625184903E-4f, 5.188327685732524E-3f, -2.685381193529856E-2f,
+    1.128358514861418E-1f, -3.761262582423300E-1f, 1.128379165726710E+0f};
+static const float ERF_P[] = {
+    2.326819970068386E-2f,  -1.387039388740657E-1f, 3.687424674597105E-1f,
+    -5.824733027278666E-1f, 6.210004621745983E-1f,  -4.944515323274145E-1f,
+    3.404879937665872E-1f,  -2.741127028184656E-1f, 5.638259427386472E-1f};
+static const float ERF_R[] = {-1.047766399936249E1f,  1.297719955372516E1f,  -7.495518717768503E0f,
+                              2.921019019210786E0f,   -1.015265279202700E0f, 4.218463358204948E-1f,
+                              -2.820767439740514E-1f, 5.641895067754075E-1f};
 
 /* exp for x in [-80, 80] (clamped), Cephes polynomial, ~1 ulp; vectorisable */
 /* clamp by a bit blend: with ternaries gcc splits the whole exp into masked copies (three
@@ -39,12 +66,7 @@ static inline float vexpf(float x) {
     float n = tn - 12582912.0f;
     float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500E-4f;
-    p = p * r + 1.3981999507E-3f;
-    p = p * r + 8.3334519073E-3f;
-    p = p * r + 4.1665795894E-2f;
-    p = p * r + 1.6666665459E-1f;
-    p = p * r + 5.0000001201E-1f;
+    float p = horner(r, EXP_P, (int)FLOQ_ARRAY_LEN(EXP_P));
     p = p * r * r + r + 1.0f;
     /* 2^n from tn's bits in unsigned arithmetic (no float-to-int conversion): the same bits
      * for every finite x, and a NaN x (a diverging update) gives NaN instead of undefined
@@ -63,34 +85,12 @@ static inline float vexpf(float x) {
 static inline float verff(float x) {
     float ax = fabsf(x);
     float x2 = x * x;
-    float t = 7.853861353153693E-5f;
-    t = t * x2 - 8.010193625184903E-4f;
-    t = t * x2 + 5.188327685732524E-3f;
-    t = t * x2 - 2.685381193529856E-2f;
-    t = t * x2 + 1.128358514861418E-1f;
-    t = t * x2 - 3.761262582423300E-1f;
-    t = t * x2 + 1.128379165726710E+0f;
-    float small = x * t;
+    float small = x * horner(x2, ERF_T, (int)FLOQ_ARRAY_LEN(ERF_T));
     float a = ax < 1.0f ? 1.0f : ax; /* keep the large branch finite where it is not used */
     a = a > 10.0f ? 10.0f : a;
     float q = 1.0f / (a * a);
-    float p = 2.326819970068386E-2f;
-    p = p * q - 1.387039388740657E-1f;
-    p = p * q + 3.687424674597105E-1f;
-    p = p * q - 5.824733027278666E-1f;
-    p = p * q + 6.210004621745983E-1f;
-    p = p * q - 4.944515323274145E-1f;
-    p = p * q + 3.404879937665872E-1f;
-    p = p * q - 2.741127028184656E-1f;
-    p = p * q + 5.638259427386472E-1f;
-    float r = -1.047766399936249E1f;
-    r = r * q + 1.297719955372516E1f;
-    r = r * q - 7.495518717768503E0f;
-    r = r * q + 2.921019019210786E0f;
-    r = r * q - 1.015265279202700E0f;
-    r = r * q + 4.218463358204948E-1f;
-    r = r * q - 2.820767439740514E-1f;
-    r = r * q + 5.641895067754075E-1f;
+    float p = horner(q, ERF_P, (int)FLOQ_ARRAY_LEN(ERF_P));
+    float r = horner(q, ERF_R, (int)FLOQ_ARRAY_LEN(ERF_R));
     float z = vexpf(-a * a) / a;
     float big = 1.0f - z * (a < 2.0f ? p : r);
     big = x < 0 ? -big : big;

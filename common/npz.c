@@ -449,35 +449,36 @@ void npy_free(struct npy_array *a) {
     memset(a, 0, sizeof *a);
 }
 
-int npy_to_f32(const struct npy_array *a, float *out) {
-    size_t n = a->count;
+/* element i of a as a float */
+static float npy_elem_f32(const struct npy_array *a, size_t i) {
     switch (a->dtype) {
         case NPY_F4:
-            memcpy(out, a->data, n * sizeof(float));
-            return 0;
+            return ((const float *)a->data)[i];
         case NPY_F8:
-            for (size_t i = 0; i < n; i++) {
-                out[i] = (float)((const double *)a->data)[i];
-            }
-            return 0;
+            return (float)((const double *)a->data)[i];
         case NPY_I4:
-            for (size_t i = 0; i < n; i++) {
-                out[i] = (float)((const int32_t *)a->data)[i];
-            }
-            return 0;
+            return (float)((const int32_t *)a->data)[i];
         case NPY_I8:
-            for (size_t i = 0; i < n; i++) {
-                out[i] = (float)((const int64_t *)a->data)[i];
-            }
-            return 0;
+            return (float)((const int64_t *)a->data)[i];
         case NPY_U1:
         case NPY_B1:
-            for (size_t i = 0; i < n; i++) {
-                out[i] = (float)((const uint8_t *)a->data)[i];
-            }
-            return 0;
+            break;
     }
-    return -1;
+    return (float)((const uint8_t *)a->data)[i];
+}
+
+int npy_to_f32(const struct npy_array *a, float *out) {
+    if (npy_dtype_size(a->dtype) == 0) {
+        return -1;
+    }
+    if (a->dtype == NPY_F4) {
+        memcpy(out, a->data, a->count * sizeof(float));
+        return 0;
+    }
+    for (size_t i = 0; i < a->count; i++) {
+        out[i] = npy_elem_f32(a, i);
+    }
+    return 0;
 }
 
 /* ---- .npz reading ------------------------------------------------------------------------- */

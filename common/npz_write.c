@@ -77,6 +77,16 @@ static int check_array(const char *what, enum npy_dtype t, int ndim, const int64
     return 0;
 }
 
+static int fsync_path(const char *path) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        return -1;
+    }
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
 static int fsync_dir_of(const char *path) {
     char dir[4096];
     const char *s = strrchr(path, '/');
@@ -87,23 +97,7 @@ static int fsync_dir_of(const char *path) {
     } else {
         snprintf(dir, sizeof dir, "%.*s", (int)(s - path), path);
     }
-    int fd = open(dir, O_RDONLY);
-    if (fd < 0) {
-        return -1;
-    }
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-static int fsync_path(const char *path) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        return -1;
-    }
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
+    return fsync_path(dir);
 }
 
 int npy_save(const char *path, enum npy_dtype dtype, int ndim, const int64_t *shape,

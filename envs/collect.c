@@ -385,7 +385,7 @@ static void usage(void) {
             "  rows, giant 500 x 2001, val split FILE-val.npz with episodes/10)\n");
 }
 
-static int parse_int(const char *key, const char *s, long lo, long hi, long *out, char *err,
+static int parse_int(const char *key, const char *s, long lo, long hi, int *out, char *err,
                      size_t errsz) {
     char *end;
     long x = strtol(s, &end, 10);
@@ -393,7 +393,7 @@ static int parse_int(const char *key, const char *s, long lo, long hi, long *out
         snprintf(err, errsz, "collect: %s %s is not an integer in [%ld, %ld]", key, s, lo, hi);
         return -1;
     }
-    *out = x;
+    *out = (int)x;
     return 0;
 }
 
@@ -433,7 +433,6 @@ int collect_main(int argc, char **argv) {
             log_error("collect: %s needs a value", key);
             return 2;
         }
-        long x = 0;
         int bad = 0;
         switch (k) {
             case 0:
@@ -452,16 +451,13 @@ int collect_main(int argc, char **argv) {
                 break;
             }
             case 3:
-                bad = parse_int(key, val, 1, 100000000, &x, err, sizeof err);
-                cfg.episodes = (int)x;
+                bad = parse_int(key, val, 1, 100000000, &cfg.episodes, err, sizeof err);
                 break;
             case 4:
-                bad = parse_int(key, val, 0, 100000000, &x, err, sizeof err);
-                cfg.val_episodes = (int)x;
+                bad = parse_int(key, val, 0, 100000000, &cfg.val_episodes, err, sizeof err);
                 break;
             case 5:
-                bad = parse_int(key, val, 1, 100000000, &x, err, sizeof err);
-                cfg.rows = (int)x;
+                bad = parse_int(key, val, 1, 100000000, &cfg.rows, err, sizeof err);
                 break;
             case 6:
                 cfg.out = val;

@@ -105,6 +105,8 @@ struct mjutil_warn {
 void mjutil_warn_save(const mjData *d, struct mjutil_warn *w);
 /* 1 if a counter moved since w (MuJoCo silently reset the data) or qpos/qvel is not finite */
 int mjutil_unstable(const mjModel *m, const mjData *d, const struct mjutil_warn *w);
+/* 1 if every qpos and qvel is finite */
+int mjutil_finite(const mjModel *m, const mjData *d);
 /* MuJoCo warnings seen by the handler so far in this process */
 uint64_t mjutil_warning_count(void);
 

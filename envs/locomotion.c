@@ -127,19 +127,8 @@ int locomotion_is_healthy(const struct env_shared *s, const mjData *d) {
         }
         case LOCOMOTION_HALFCHEETAH:
             return 1;
-        case LOCOMOTION_ANT: {
-            for (int i = 0; i < m->nq; i++) {
-                if (!isfinite(d->qpos[i])) {
-                    return 0;
-                }
-            }
-            for (int i = 0; i < m->nv; i++) {
-                if (!isfinite(d->qvel[i])) {
-                    return 0;
-                }
-            }
-            return d->qpos[2] >= 0.2 && d->qpos[2] <= 1.0;
-        }
+        case LOCOMOTION_ANT:
+            return mjutil_finite(m, d) && d->qpos[2] >= 0.2 && d->qpos[2] <= 1.0;
     }
     return 0;
 }

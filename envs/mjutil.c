@@ -122,15 +122,19 @@ int mjutil_unstable(const mjModel *m, const mjData *d, const struct mjutil_warn 
         d->warning[mjWARN_BADQACC].number != w->n[2]) {
         return 1;
     }
+    return !mjutil_finite(m, d);
+}
+
+int mjutil_finite(const mjModel *m, const mjData *d) {
     for (int i = 0; i < m->nq; i++) {
         if (!isfinite(d->qpos[i])) {
-            return 1;
+            return 0;
         }
     }
     for (int i = 0; i < m->nv; i++) {
         if (!isfinite(d->qvel[i])) {
-            return 1;
+            return 0;
         }
     }
-    return 0;
+    return 1;
 }

@@ -11,6 +11,29 @@
 #include "envs/env.h"
 #include "learner/agent_ckpt.h"
 
+int eval_open_checkpoint(struct agent *a, struct train_cfg *tc, const char *path, int max_rows,
+                         char *env, size_t envsz, const char *cmd) {
+    char err[1024];
+    if (!path[0]) {
+        fprintf(stderr, "floq %s: --checkpoint FILE is required\n", cmd);
+        return 2;
+    }
+    if (agent_ckpt_load(a, tc, path, max_rows, NULL, err, sizeof err)) {
+        fprintf(stderr, "floq %s: %s\n", cmd, err);
+        return 1;
+    }
+    if (!env[0]) {
+        snprintf(env, envsz, "%s", tc->env_name);
+    }
+    return 0;
+}
+
+void eval_policy_step(struct agent *a, struct vecenv *v, struct rng *r, float *eps, float *act) {
+    rng_fill_normal(r, eps, (size_t)v->E * v->A);
+    agent_act(a, v->obs, eps, v->E, act);
+    vecenv_step(v, act);
+}
+
 int eval_run(struct agent *a, const char *env_name, int episodes, uint64_t seed,
              struct eval_result *res, char *err, size_t errsz) {
     memset(res, 0, sizeof *res);
@@ -36,9 +59,7 @@ int eval_run(struct agent *a, const char *env_name, int episodes, uint64_t seed,
     vecenv_reset(&v);
     int left = E;
     while (left > 0) {
-        rng_fill_normal(&r, eps, (size_t)E * A);
-        agent_act(a, v.obs, eps, E, act);
-        vecenv_step(&v, act);
+        eval_policy_step(a, &v, &r, eps, act);
         for (int i = 0; i < E; i++) {
             if (fin[i]) {
                 continue;
@@ -91,24 +112,20 @@ int eval_main(int argc, char **argv) {
     if (rc != CFG_RUN) {
         return rc;
     }
-    if (!ckpt[0]) {
-        fprintf(stderr, "floq eval: --checkpoint FILE is required\n");
-        return 2;
-    }
     struct agent a;
     struct train_cfg tc;
-    if (agent_ckpt_load(&a, &tc, ckpt, episodes, NULL, err, sizeof err)) {
-        fprintf(stderr, "floq eval: %s\n", err);
-        return 1;
+    rc = eval_open_checkpoint(&a, &tc, ckpt, episodes, env, sizeof env, "eval");
+    if (rc) {
+        return rc;
     }
     struct eval_result er;
-    rc = eval_run(&a, env[0] ? env : tc.env_name, episodes, seed, &er, err, sizeof err);
+    rc = eval_run(&a, env, episodes, seed, &er, err, sizeof err);
     if (rc) {
         fprintf(stderr, "floq eval: %s\n", err);
         agent_free(&a);
         return 2;
     }
-    printf("env %s  episodes %d\n", env[0] ? env : tc.env_name, er.episodes);
+    printf("env %s  episodes %d\n", env, er.episodes);
     printf("return           %.4f +- %.4f (stderr)\n", er.ret_mean, er.ret_se);
     if (er.has_success) {
         printf("success          %.4f +- %.4f\n", er.succ_mean, er.succ_se);

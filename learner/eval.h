@@ -28,4 +28,16 @@ int eval_run(struct agent *a, const char *env_name, int episodes, uint64_t seed,
 /* `floq eval --checkpoint FILE [--env_name NAME] [--episodes N] [--seed S]` */
 int eval_main(int argc, char **argv);
 
+struct train_cfg;
+struct vecenv;
+/* `floq CMD --checkpoint PATH [--env_name ENV]`: loads the agent and its config for batches of
+ * max_rows and, when env is empty, puts the checkpoint's env name there (envsz bytes). 0; 2
+ * after printing "floq CMD: --checkpoint FILE is required" when path is empty; 1 after printing
+ * "floq CMD: <why>" when it cannot be loaded */
+int eval_open_checkpoint(struct agent *a, struct train_cfg *tc, const char *path, int max_rows,
+                         char *env, size_t envsz, const char *cmd);
+/* one step of every env of v with the agent's one-step policy: noise eps from r, then act
+ * (eps and act hold v->E * v->A floats) */
+void eval_policy_step(struct agent *a, struct vecenv *v, struct rng *r, float *eps, float *act);
+
 #endif

@@ -14,7 +14,7 @@
 #include "envs/env.h"
 #include "envs/pointmaze.h"
 #include "learner/agent.h"
-#include "learner/agent_ckpt.h"
+#include "learner/eval.h"
 #include "learner/train_cfg.h"
 
 #define LS_FINE     0.05 /* metres per node of the oracle grid */
@@ -294,9 +294,7 @@ static int rollouts(struct agent *a, const char *env_name, const struct oracle *
         }
         int left = m;
         for (int t = 0; t < LS_MAX_STEP && left > 0; t++) {
-            rng_fill_normal(&rng, eps, (size_t)E * 2);
-            agent_act(a, v.obs, eps, E, act);
-            vecenv_step(&v, act);
+            eval_policy_step(a, &v, &rng, eps, act);
             for (int i = 0; i < m; i++) {
                 if (fin[i]) {
                     continue;
@@ -351,12 +349,9 @@ int landscape_main(int argc, char **argv) {
     }
     struct agent a;
     struct train_cfg tc;
-    if (agent_ckpt_load(&a, &tc, ckpt, LS_CHUNK, NULL, err, sizeof err)) {
-        fprintf(stderr, "floq landscape: %s\n", err);
-        return 1;
-    }
-    if (!env[0]) {
-        snprintf(env, sizeof env, "%s", tc.env_name);
+    int rc = eval_open_checkpoint(&a, &tc, ckpt, LS_CHUNK, env, sizeof env, "landscape");
+    if (rc) {
+        return rc;
     }
     int agent_kind, maze, task;
     struct oracle o = {0};

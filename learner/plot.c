@@ -148,6 +148,12 @@ static int is_per_run_key(const char *k) {
 
 /* ---- reading runs --------------------------------------------------------------------------- */
 
+/* path = DIR/NAME; 1 if that file exists */
+static int run_file(char *path, size_t size, const char *dir, const char *name) {
+    snprintf(path, size, "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
 static int run_load(struct run *r, const char *dir) {
     char path[PLOT_PATH + 32], err[1024];
     struct stat sb;
@@ -159,8 +165,7 @@ static int run_load(struct run *r, const char *dir) {
                 dir);
         return -1;
     }
-    snprintf(path, sizeof path, "%s/metrics.csv", dir);
-    if (access(path, F_OK) != 0) {
+    if (!run_file(path, sizeof path, dir, "metrics.csv")) {
         fprintf(stderr,
                 "floq plot: %s has no metrics.csv; is it a floq train run directory "
                 "(--run_dir)? leave it out or re-run it\n",
@@ -178,8 +183,7 @@ static int run_load(struct run *r, const char *dir) {
                 path);
     }
     plot_table_resume_cut(&r->m, M_STEP);
-    snprintf(path, sizeof path, "%s/eval.csv", dir);
-    if (access(path, F_OK) == 0) {
+    if (run_file(path, sizeof path, dir, "eval.csv")) {
         if (plot_table_read(&r->e, path, ECOLS, E_NCOL, 1, err, sizeof err)) {
             fprintf(stderr, "floq plot: %s; re-run floq train for this run or delete the file\n",
                     err);
@@ -188,8 +192,7 @@ static int run_load(struct run *r, const char *dir) {
         plot_table_resume_cut(&r->e, E_STEP);
         r->has_eval = 1;
     }
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    if (access(path, F_OK) != 0) {
+    if (!run_file(path, sizeof path, dir, "config.json")) {
         fprintf(stderr,
                 "floq plot: warning: %s has no config.json; it is drawn as a group of "
                 "its own\n",

@@ -188,6 +188,13 @@ static int maze_data(const struct plot_landscape *ls, const char *dir, int i, do
     return 0;
 }
 
+/* names layer i's data file l<i><suffix>.dat (written by maze_data) in the script */
+static void layer_file(FILE *f, const char *dir, int i, const char *suffix) {
+    char file[32];
+    snprintf(file, sizeof file, "l%d%s.dat", i, suffix);
+    plot_gp_file(f, dir, file);
+}
+
 /* the v_pi map (with arrows) and the v_star map of landscape i side by side, one colour scale */
 int plot_maze_write(FILE *f, const struct plot_landscape *ls, const char *dir, int i,
                     const char *name, double y, double h, char *err, size_t errsz) {
@@ -244,18 +251,15 @@ int plot_maze_write(FILE *f, const struct plot_landscape *ls, const char *dir, i
                     "front\n",
                     ls->goal[0], ls->goal[1], ls->goal[2]);
         }
-        char file[32];
-        snprintf(file, sizeof file, "l%d.dat", i);
         fputs("plot ", f);
-        plot_gp_file(f, dir, file);
+        layer_file(f, dir, i, "");
         fprintf(f,
                 " using 1:2:(%g):(%g):%d with boxxyerror fs solid 1.0 noborder lc palette z "
                 "notitle",
                 0.53 * ls->dx, 0.53 * ls->dy, side ? 4 : 3);
         if (!side) {
-            snprintf(file, sizeof file, "l%da.dat", i);
             fputs(", \\\n     ", f);
-            plot_gp_file(f, dir, file);
+            layer_file(f, dir, i, "a");
             fprintf(f,
                     " using 1:2:3:4 with vectors head size %g,25 filled lc rgb 'black' lw 1.2 "
                     "notitle",

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "tests/check.h"
+#include "tests/tmpdir.h"
 
 #include "common/mem.h"
 #include "common/npz.h"
@@ -382,25 +383,29 @@ static void test_point_reward(void) {
     }
 }
 
+/* puts the point of env 0 at (x, y) (its velocity as it is), then steps v with the actions a */
+static void step_from(struct vecenv *v, double x, double y, const float *a) {
+    mjData *d = v->envs[0].d;
+    d->qpos[0] = x;
+    d->qpos[1] = y;
+    mj_forward(env_shared_of(v)->m, d);
+    vecenv_step(v, a);
+}
+
 /* the success test fires at the documented radius (1.0) */
 static void test_point_radius(void) {
     struct vecenv v;
     if (open_env(&v, "pointmaze-large-navigate-singletask-task1-v0", 1, 4)) {
         return;
     }
-    const struct env_shared *s = env_shared_of(&v);
-    mjData *d = v.envs[0].d;
     const double goal[2] = {36, 24};
     const double ang[4] = {0.3, 1.9, 3.5, 5.0};
     for (int k = 0; k < 4; k++) {
         for (int in = 0; in < 2; in++) {
             double rad = in ? 1.0 - 1e-9 : 1.0 + 1e-9;
             vecenv_reset(&v);
-            d->qpos[0] = goal[0] + rad * cos(ang[k]);
-            d->qpos[1] = goal[1] + rad * sin(ang[k]);
-            mj_forward(s->m, d);
             float a[2] = {0, 0};
-            vecenv_step(&v, a);
+            step_from(&v, goal[0] + rad * cos(ang[k]), goal[1] + rad * sin(ang[k]), a);
             CHECK(v.success[0] == (float)in && v.term[0] == in && v.rew[0] == (float)in - 1.0f,
                   "pre success at radius %.9f: %g", rad, v.success[0]);
         }
@@ -410,18 +415,13 @@ static void test_point_radius(void) {
     if (open_env(&v, "pointmaze-large-navigate-v0", 1, 4)) {
         return;
     }
-    s = env_shared_of(&v);
-    d = v.envs[0].d;
     for (int in = 0; in < 2; in++) {
         double g[2];
         pointmaze_goal(&v.envs[0], g);
         double rad = in ? 1.0 - 1e-4 : 1.0 + 1e-4;
         /* step towards +x from just outside the radius +- one 0.2 step */
-        d->qpos[0] = g[0] - rad - 0.2;
-        d->qpos[1] = g[1];
-        mj_forward(s->m, d);
         float a[2] = {1, 0};
-        vecenv_step(&v, a);
+        step_from(&v, g[0] - rad - 0.2, g[1], a);
         CHECK(v.success[0] == (float)in && v.term[0] == in && v.rew[0] == (float)in,
               "post success at radius %.6f", rad);
         vecenv_reset(&v);
@@ -552,10 +552,8 @@ static const struct npy_array *member(const struct npz *z, const char *name, enu
     return ok ? a : NULL;
 }
 
-static void test_collect_maze(const char *dir) {
-    char out[512], val[512];
-    snprintf(out, sizeof out, "%s/pm.npz", dir);
-    snprintf(val, sizeof val, "%s/pm-val.npz", dir);
+static void test_collect_maze(void) {
+    const char *out = tpath("pm.npz"), *val = tpath("pm-val.npz");
     struct collect_cfg cfg = {.env_name = "pointmaze-medium-navigate-v0",
                               .policy = "expert",
                               .noise = 0.5,
@@ -617,8 +615,7 @@ static void test_collect_maze(const char *dir) {
         CHECK(0, "val split: %s", err);
     }
     /* same seed, same bytes */
-    char out2[512];
-    snprintf(out2, sizeof out2, "%s/pm2.npz", dir);
+    const char *out2 = tpath("pm2.npz");
     cfg.out = out2;
     cfg.val_episodes = 0;
     CHECK(collect_run(&cfg, NULL, err, sizeof err) == 0, "collect again: %s", err);
@@ -644,9 +641,6 @@ static void test_collect_maze(const char *dir) {
                  out);
         CHECK(system(cmd) == 0, "numpy reads the collected file");
     }
-    unlink(out);
-    unlink(val);
-    unlink(out2);
 }
 
 static void test_collect_plain(const char *dir) {
@@ -701,11 +695,7 @@ static void test_collect_plain(const char *dir) {
 }
 
 int main(void) {
-    char dir[] = "/tmp/floq_test_envs_XXXXXX";
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    tmpdir_make("test_envs");
     test_registry();
     test_maze_tables();
     test_tiny();
@@ -719,8 +709,8 @@ int main(void) {
     test_point_expert();
     test_instability();
     test_bad_model();
-    test_collect_maze(dir);
-    test_collect_plain(dir);
-    rmdir(dir);
+    test_collect_maze();
+    test_collect_plain(g_dir);
+    tmpdir_remove();
     return check_report("test_envs");
 }

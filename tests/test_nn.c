@@ -21,19 +21,56 @@ static void fill(struct rng *r, float *x, size_t n, float scale) {
     }
 }
 
-/* ---- Linear ---- */
-static double lin_loss(const float *x, const float *W, const float *b, const float *R, int B,
-                       int K, int N) {
-    float *out = mem_alloc(sizeof(float) * (size_t)B * N);
-    linear_forward(out, x, W, b, B, K, N);
+/* sum out * R in double */
+static double dot_r(const float *out, const float *R, size_t n) {
     double s = 0;
-    for (int i = 0; i < B * N; i++) {
+    for (size_t i = 0; i < n; i++) {
         s += (double)out[i] * R[i];
     }
-    mem_free(out);
     return s;
 }
 
+/* a layer of three inputs (Linear: x, W, b; LayerNorm: x, scale, bias) and its loss sum(y * R),
+ * y (B, N) = the layer of x (B, K) (LayerNorm: K = N) */
+struct layer3 {
+    int ln;
+    float *in[3];
+    const float *R;
+    int B, K, N;
+};
+
+static double layer3_loss(const struct layer3 *l) {
+    float *y = mem_alloc(sizeof(float) * (size_t)l->B * l->N);
+    if (l->ln) {
+        kern_layernorm_fwd(y, NULL, NULL, NULL, l->in[0], l->in[1], l->in[2], l->B, l->N);
+    } else {
+        linear_forward(y, l->in[0], l->in[1], l->in[2], l->B, l->K, l->N);
+    }
+    double s = dot_r(y, l->R, (size_t)l->B * l->N);
+    mem_free(y);
+    return s;
+}
+
+/* worst relative error of the gradients g[p] (n[p] floats) of the three inputs against central
+ * differences of step h */
+static double layer3_fd_worst(const struct layer3 *l, float *const g[3], const size_t n[3], float h,
+                              double atol) {
+    double worst = 0;
+    for (int p = 0; p < 3; p++) {
+        for (size_t i = 0; i < n[p]; i++) {
+            float keep = l->in[p][i];
+            l->in[p][i] = keep + h;
+            double lp = layer3_loss(l);
+            l->in[p][i] = keep - h;
+            double lm = layer3_loss(l);
+            l->in[p][i] = keep;
+            worst = fmax(worst, relerr((lp - lm) / (2 * h), g[p][i], atol));
+        }
+    }
+    return worst;
+}
+
+/* ---- Linear ---- */
 static void test_linear(void) {
     struct rng r;
     rng_seed(&r, 11);
@@ -62,21 +99,10 @@ static void test_linear(void) {
         float *dx = mem_alloc(sizeof(float) * B * K), *dW = mem_alloc(sizeof(float) * K * N);
         float *db = mem_alloc(sizeof(float) * N);
         linear_backward(dx, dW, db, R, x, W, B, K, N);
-        double worst = 0;
-        float h = 1e-2f;
-        float *ps[3] = {x, W, b}, *gs[3] = {dx, dW, db};
+        struct layer3 l = {.ln = 0, .in = {x, W, b}, .R = R, .B = B, .K = K, .N = N};
+        float *gs[3] = {dx, dW, db};
         size_t ns[3] = {(size_t)B * K, (size_t)K * N, (size_t)N};
-        for (int p = 0; p < 3; p++) {
-            for (size_t i = 0; i < ns[p]; i++) {
-                float keep = ps[p][i];
-                ps[p][i] = keep + h;
-                double lp = lin_loss(x, W, b, R, B, K, N);
-                ps[p][i] = keep - h;
-                double lm = lin_loss(x, W, b, R, B, K, N);
-                ps[p][i] = keep;
-                worst = fmax(worst, relerr((lp - lm) / (2 * h), gs[p][i], 1e-4));
-            }
-        }
+        double worst = layer3_fd_worst(&l, gs, ns, 1e-2f, 1e-4);
         CHECK(worst < 1e-2, "linear backward %dx%dx%d finite differences: worst rel err %g", B, K,
               N, worst);
         mem_free(x), mem_free(W), mem_free(b), mem_free(R), mem_free(out);
@@ -130,16 +156,19 @@ static void test_gelu(void) {
 }
 
 /* ---- LayerNorm ---- */
-static double ln_loss(const float *x, const float *g, const float *c, const float *R, int B,
-                      int H) {
-    float *y = mem_alloc(sizeof(float) * (size_t)B * H);
-    kern_layernorm_fwd(y, NULL, NULL, NULL, x, g, c, B, H);
-    double s = 0;
-    for (int i = 0; i < B * H; i++) {
-        s += (double)y[i] * R[i];
+/* mean and (biased) variance of n floats, in double */
+static void mean_var(const float *x, int n, double *mean, double *var) {
+    double m = 0, v = 0;
+    for (int j = 0; j < n; j++) {
+        m += x[j];
     }
-    mem_free(y);
-    return s;
+    m /= n;
+    for (int j = 0; j < n; j++) {
+        double d = x[j] - m;
+        v += d * d;
+    }
+    *mean = m;
+    *var = v / n;
 }
 
 static void test_layernorm(void) {
@@ -155,23 +184,9 @@ static void test_layernorm(void) {
     }
     kern_layernorm_fwd(y, xh, mean, rstd, x, g, c, B, H);
     for (int b = 0; b < B; b++) {
-        double m = 0, v = 0, m0 = 0, v0 = 0;
-        for (int j = 0; j < H; j++) {
-            m0 += x[b * H + j];
-        }
-        m0 /= H;
-        for (int j = 0; j < H; j++) {
-            v0 += (x[b * H + j] - m0) * (x[b * H + j] - m0);
-        }
-        v0 /= H;
-        for (int j = 0; j < H; j++) {
-            m += y[b * H + j];
-        }
-        m /= H;
-        for (int j = 0; j < H; j++) {
-            v += (y[b * H + j] - m) * (y[b * H + j] - m);
-        }
-        v /= H;
+        double m, v, m0, v0;
+        mean_var(x + b * H, H, &m0, &v0);
+        mean_var(y + b * H, H, &m, &v);
         CHECK_NEAR(m, 0, 1e-6, "layernorm row %d mean (oracle 11)", b);
         CHECK_NEAR(v, v0 / (v0 + 1e-6), 1e-5, "layernorm row %d variance (oracle 11)", b);
     }
@@ -183,20 +198,10 @@ static void test_layernorm(void) {
     float *dx = mem_alloc(sizeof(float) * B * H), *dg = mem_alloc(sizeof(float) * H),
           *dc = mem_alloc(sizeof(float) * H);
     kern_layernorm_bwd(dx, dg, dc, R, xh, rstd, g, B, H);
-    float *ps[3] = {x, g, c}, *gs[3] = {dx, dg, dc};
+    struct layer3 l = {.ln = 1, .in = {x, g, c}, .R = R, .B = B, .K = H, .N = H};
+    float *gs[3] = {dx, dg, dc};
     size_t ns[3] = {(size_t)B * H, (size_t)H, (size_t)H};
-    double worst = 0;
-    for (int p = 0; p < 3; p++) {
-        for (size_t i = 0; i < ns[p]; i++) {
-            float keep = ps[p][i], h = 1e-2f;
-            ps[p][i] = keep + h;
-            double lp = ln_loss(x, g, c, R, B, H);
-            ps[p][i] = keep - h;
-            double lm = ln_loss(x, g, c, R, B, H);
-            ps[p][i] = keep;
-            worst = fmax(worst, relerr((lp - lm) / (2 * h), gs[p][i], 1e-3));
-        }
-    }
+    double worst = layer3_fd_worst(&l, gs, ns, 1e-2f, 1e-3);
     CHECK(worst < 1e-2, "layernorm backward finite differences (x, scale, bias): worst %g", worst);
     mem_free(x), mem_free(y), mem_free(g), mem_free(c), mem_free(xh), mem_free(R);
     mem_free(dx), mem_free(dg), mem_free(dc);
@@ -213,11 +218,7 @@ struct mlp_case {
 
 static double mlp_loss(struct mlp_case *m, int e) {
     mlp_infer(&m->net, m->pb.w, e, &m->t, m->x, m->B);
-    double s = 0;
-    for (int i = 0; i < m->B * m->net.c.out; i++) {
-        s += (double)m->t.out[i] * m->R[i];
-    }
-    return s;
+    return dot_r(m->t.out, m->R, (size_t)m->B * m->net.c.out);
 }
 
 static void test_mlp(int ln, int E, int act) {

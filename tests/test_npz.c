@@ -10,22 +10,7 @@
 
 #include "common/mem.h"
 #include "tests/check.h"
-
-static char g_dir[64];
-static char g_files[64][128];
-static int g_nfiles;
-
-/* path of a temp file (recorded for cleanup) */
-static const char *tpath(const char *name) {
-    for (int i = 0; i < g_nfiles; i++) {
-        const char *b = strrchr(g_files[i], '/') + 1;
-        if (strcmp(b, name) == 0) {
-            return g_files[i];
-        }
-    }
-    snprintf(g_files[g_nfiles], sizeof g_files[0], "%s/%s", g_dir, name);
-    return g_files[g_nfiles++];
-}
+#include "tests/tmpdir.h"
 
 static int has(const char *err, const char *frag) {
     return strstr(err, frag) != NULL;
@@ -47,14 +32,6 @@ static unsigned char *read_all(const char *p, size_t *len) {
     *len = fread(b, 1, (size_t)n, f);
     fclose(f);
     return b;
-}
-
-static void write_all(const char *p, const void *b, size_t n) {
-    FILE *f = fopen(p, "wb");
-    if (f) {
-        fwrite(b, 1, n, f);
-        fclose(f);
-    }
 }
 
 static int have_python(void) {
@@ -280,7 +257,7 @@ static void test_python_zip64(void) {
     }
     const char *py = tpath("mk.py"), *p8 = tpath("py64_deflate.npz"),
                *p0 = tpath("py64_stored.npz");
-    write_all(py, py_zip64, strlen(py_zip64));
+    write_file(py, py_zip64, strlen(py_zip64));
     char cmd[600];
     snprintf(cmd, sizeof cmd, "python3 %s %s %s", py, p8, p0);
     CHECK(system(cmd) == 0, "python wrote zip64 files");
@@ -353,7 +330,7 @@ static void test_corruption(void) {
 
         int trunc_ok = 1, flip_ok = 1, flips_caught = 0;
         for (size_t cut = 0; cut < len; cut++) {
-            write_all(bad, raw, cut);
+            write_file(bad, raw, cut);
             int same;
             int rc = load_same(bad, &ref, &same, err, sizeof err);
             if (rc != -1 || err[0] == 0 || strchr(err, '\n')) {
@@ -366,7 +343,7 @@ static void test_corruption(void) {
             /* all bits on even bytes, the low bit on odd ones */
             unsigned char m = i % 2 ? 0x01 : 0xff;
             raw[i] ^= m;
-            write_all(bad, raw, len);
+            write_file(bad, raw, len);
             raw[i] ^= m;
             int same;
             int rc = load_same(bad, &ref, &same, err, sizeof err);
@@ -396,7 +373,7 @@ static void test_corruption(void) {
             CHECK(hit != NULL, "found the data bytes");
             if (hit) {
                 hit[1] ^= 0x10;
-                write_all(bad, raw, len);
+                write_file(bad, raw, len);
                 int same;
                 CHECK(load_same(bad, &ref, &same, err, sizeof err) == -1 && has(err, "CRC") &&
                           has(err, "'x.npy'"),
@@ -461,34 +438,35 @@ static void write_raw_zip(const char *path, const char *name, const void *buf, s
 }
 
 static void test_errors(void) {
-    const char *F = "'fortran_order': False";
+    /* {'descr': DESCR, 'fortran_order': False, 'shape': SHAPE, } with NDATA data bytes */
+    static const struct {
+        const char *descr, *shape;
+        size_t ndata;
+        const char *frag;
+    } bad[] = {
+        {"'<f2'", "(2,)", 4, "dtype '<f2' is not supported"},
+        {"'<U5'", "(2,)", 40, "dtype '<U5' is not numeric"},
+        {"'|O'", "(2,)", 16, "not numeric"},
+        {"'>f4'", "(2,)", 8, "dtype '>f4' is big-endian"},
+        {"[('a', '<f4')]", "(2,)", 8, "structured"},
+        {"'<f4'", "(3, 4)", 40, "truncated"},
+        {"'<f4'", "(3, 4)", 52, "trailing"},
+        {"'<f8'", "(4294967296, 4294967296)", 8, "overflow"},
+        {"'<f8'", "(99999999999999999999,)", 8, "overflow"},
+        {"'<f4'", "(1,1,1,1,1,1,1,1,1)", 4, "more than 8"},
+        {"'<f4'", "(-1,)", 4, "shape"},
+    };
     char d[256];
-    snprintf(d, sizeof d, "{'descr': '<f2', %s, 'shape': (2,), }\n", F);
-    expect_parse(d, 4, "dtype '<f2' is not supported");
-    snprintf(d, sizeof d, "{'descr': '<U5', %s, 'shape': (2,), }\n", F);
-    expect_parse(d, 40, "dtype '<U5' is not numeric");
-    snprintf(d, sizeof d, "{'descr': '|O', %s, 'shape': (2,), }\n", F);
-    expect_parse(d, 16, "not numeric");
-    snprintf(d, sizeof d, "{'descr': '>f4', %s, 'shape': (2,), }\n", F);
-    expect_parse(d, 8, "dtype '>f4' is big-endian");
-    snprintf(d, sizeof d, "{'descr': [('a', '<f4')], %s, 'shape': (2,), }\n", F);
-    expect_parse(d, 8, "structured");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(d, sizeof d, "{'descr': %s, 'fortran_order': False, 'shape': %s, }\n",
+                 bad[i].descr, bad[i].shape);
+        expect_parse(d, bad[i].ndata, bad[i].frag);
+    }
     expect_parse("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }\n", 16,
                  "fortran_order True");
-    snprintf(d, sizeof d, "{'descr': '<f4', %s, 'shape': (3, 4), }\n", F);
-    expect_parse(d, 40, "truncated");
-    expect_parse(d, 52, "trailing");
-    snprintf(d, sizeof d, "{'descr': '<f8', %s, 'shape': (4294967296, 4294967296), }\n", F);
-    expect_parse(d, 8, "overflow");
-    snprintf(d, sizeof d, "{'descr': '<f8', %s, 'shape': (99999999999999999999,), }\n", F);
-    expect_parse(d, 8, "overflow");
-    snprintf(d, sizeof d, "{'descr': '<f4', %s, 'shape': (1,1,1,1,1,1,1,1,1), }\n", F);
-    expect_parse(d, 4, "more than 8");
-    snprintf(d, sizeof d, "{'descr': '<f4', %s, 'shape': (-1,), }\n", F);
-    expect_parse(d, 4, "shape");
     expect_parse("{'descr': '<f4', 'shape': (1,), }\n", 4, "lacks");
-    snprintf(d, sizeof d, "{'descr': '<f4', %s, 'shape': (1,), 'x': 1}\n", F);
-    expect_parse(d, 4, "key other than");
+    expect_parse("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1}\n", 4,
+                 "key other than");
     expect_parse("descr: <f4\n", 4, "dict");
 
     /* accepted variants: python2 long ints, no trailing comma, '<u1', '=f4' */
@@ -535,7 +513,7 @@ static void test_errors(void) {
 
     /* not a zip, missing file */
     const char *tp = tpath("text.npz");
-    write_all(tp, "just some text, not a zip archive at all", 40);
+    write_file(tp, "just some text, not a zip archive at all", 40);
     CHECK(npz_load(&z, tp, err, sizeof err) == -1 && has(err, "not a ZIP"), "not zip: %s", err);
     CHECK(npz_load(&z, tpath("missing.npz"), err, sizeof err) == -1 && has(err, "cannot open"),
           "missing: %s", err);
@@ -570,19 +548,12 @@ static void test_errors(void) {
 }
 
 int main(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/test_npz.XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    tmpdir_make("test_npz");
     test_golden();
     test_roundtrip();
     test_python_zip64();
     test_corruption();
     test_errors();
-    for (int i = 0; i < g_nfiles; i++) {
-        unlink(g_files[i]);
-    }
-    CHECK(rmdir(g_dir) == 0, "temp dir empty at the end");
+    CHECK(tmpdir_remove() == 0, "temp dir empty at the end");
     return check_report("test_npz");
 }

@@ -13,24 +13,7 @@
 
 #include "common/mem.h"
 #include "tests/check.h"
-
-static char g_dir[64];
-
-static const char *tpath(const char *name) {
-    static char buf[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
-    return buf[k];
-}
-
-static void write_file(const char *path, const char *text, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fwrite(text, 1, n, f);
-        fclose(f);
-    }
-}
+#include "tests/tmpdir.h"
 
 static int has(const char *err, const char *frag) {
     return strstr(err, frag) != NULL;
@@ -306,11 +289,7 @@ static void test_install(void) {
 }
 
 int main(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/test_plot.XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    tmpdir_make("test_plot");
     test_table();
     test_resume_cut();
     test_kv();
@@ -318,10 +297,6 @@ int main(void) {
     test_corruption();
     test_curve();
     test_install();
-    const char *names[] = {"m.csv", "r.csv", "c.json", "l.csv", "x.csv", "src.png", "out.png"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        unlink(tpath(names[i]));
-    }
-    rmdir(g_dir);
+    tmpdir_remove();
     return check_report("test_plot");
 }
