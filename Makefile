@@ -8,6 +8,9 @@
 #   make bench      build and run the benchmarks (figures also go to build/bench.jsonl)
 #   make asan       AddressSanitizer + UBSan build of the tests, and run them
 #   make valgrind   run the unit tests under valgrind (memcheck)
+#   make fuzz       build the libFuzzer targets (clang: proto decoder, npy/npz, checkpoints,
+#                   flags/JSON, HDF5) and run each for FUZZ_SECONDS (default 10; make test runs
+#                   this short pass), e.g. make fuzz FUZZ_SECONDS=600 for a longer campaign
 #   make tsan       ThreadSanitizer (clang) build of the threaded update's tests, and run them
 #   make setup      install the Debian packages the project needs (root, apt-get)
 #   make run        the main job on the embedded single-node default
@@ -104,6 +107,27 @@ asan:
 valgrind: all
 	FLOQ_VALGRIND=1 bash tests/run.sh $(BUILD)
 
+# ---- fuzzing (clang + libFuzzer): the library built with coverage and sanitizers in
+# build/fuzz, one binary per tests/fuzz/fuzz_*.c, seed corpora in tests/fuzz/<target>/ ------------
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 10
+FUZZ_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS     = $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+fuzz-build:
+	@printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' | \
+	  $(FUZZ_CC) -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null || { echo "make fuzz: \
+	$(FUZZ_CC) with libFuzzer (-fsanitize=fuzzer) is not installed; make setup (root) installs \
+	clang and libclang-rt-14-dev, or give FUZZ_CC=clang-NN" >&2; exit 1; }
+	$(MAKE) BUILD=build/fuzz CC=$(FUZZ_CC) OPT=-O1 \
+	  CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_FLAGS)" build/fuzz/libfloq.a
+	$(MAKE) $(FUZZ_BINS)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h build/fuzz/libfloq.a
+	$(FUZZ_CC) $(CPPFLAGS) $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer $(FUZZ_FLAGS) $< \
+	  build/fuzz/libfloq.a $(LDLIBS) -o $@
+fuzz: fuzz-build
+	@bash tests/fuzz.sh build/fuzz $(FUZZ_SECONDS)
+
 # ThreadSanitizer (clang) over the tests of the threaded update: the pool, the agent, golden
 TSAN_FLAGS := -fsanitize=thread
 TSAN_TESTS := test_pool test_agent test_golden
@@ -117,11 +141,12 @@ setup:
 	@bash .ci/setup.sh
 
 format:
-	clang-format -i $(LIB_SRCS) learner/main.c actor/fault.c $(wildcard */*.h) $(TEST_SRCS)
+	clang-format -i $(LIB_SRCS) learner/main.c actor/fault.c $(wildcard */*.h) $(TEST_SRCS) \
+	  $(FUZZ_SRCS) tests/fuzz/fuzz.h
 
 clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj $(BUILD)/obj-faults -name '*.d' 2>/dev/null)
-.PHONY: all test layers bench run results asan valgrind tsan setup format clean
+.PHONY: all test layers bench run results asan valgrind tsan fuzz fuzz-build setup format clean
 .SECONDARY:

@@ -2,7 +2,8 @@
 # Installs the Debian packages floq needs, if any is missing. Needs root (apt-get).
 set -euo pipefail
 pkgs=(build-essential pkg-config openmpi-bin libopenmpi-dev libopenblas-dev libmsgpack-dev
-      libmujoco-dev zlib1g-dev libzip-dev libhdf5-dev gnuplot-nox valgrind slurm-wlm)
+      libmujoco-dev zlib1g-dev libzip-dev libhdf5-dev gnuplot-nox valgrind slurm-wlm
+      clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -12,14 +12,6 @@
 #include "common/proto.h"
 #include "common/util.h"
 
-/* the broadcast channel: SETUP once, then WEIGHTS frames until the closing frame */
-struct channel {
-    struct comm_req req;
-    unsigned char *frame;
-    size_t bytes;
-    struct proto_dims dims; /* what WEIGHTS must match */
-};
-
 /* two alternating send buffers: one is encoded while the other may still be in flight */
 struct sender {
     struct proto_buf buf[2];
@@ -33,12 +25,14 @@ struct actor_rank {
     struct actor a;
     struct proto_batch batch; /* transitions not sent yet */
     struct sender snd;
-    struct channel ch;
-    struct proto_buf small; /* HELLO and BYE */
+    unsigned char *wbuf; /* a WEIGHTS message */
+    size_t wcap;
+    struct proto_dims wdims; /* what WEIGHTS must match */
+    struct proto_buf small;  /* HELLO and BYE */
     struct comm_req small_req;
     uint64_t credits;   /* env steps the learner allows */
     uint32_t need_wver; /* weight version the learner asked for (lock-step) */
-    int accepted, stopping, bye_sent, refused;
+    int accepted, stopping, bye_sent, refused, ended;
     double wait_s; /* cumulative wait for credits or weights */
 };
 
@@ -56,59 +50,101 @@ static void ep_to_batch(void *ctx, const struct env_episode *ep) {
     }
 }
 
-/* 1: the learner's SETUP in *s; 0: no online phase; -1: a setup this build cannot read */
+/* messages that are not the learner's (another rank's, or on a communicator that carries
+ * none) are taken off the queues unread, so a misbehaving peer cannot fill this rank's memory */
+static void discard_strangers(void) {
+    static const enum comm_chan chans[] = {COMM_MSG, COMM_WEIGHTS, COMM_WORLD, COMM_PROGRESS};
+    for (size_t c = 0; c < FLOQ_ARRAY_LEN(chans); c++) {
+        int from, tag;
+        size_t n;
+        for (int k = 0; k < 1000 && comm_poll(chans[c], -1, -1, &from, &tag, &n); k++) {
+            if (from == 0 && (chans[c] == COMM_MSG || chans[c] == COMM_WEIGHTS)) {
+                break; /* the learner's: read where it belongs */
+            }
+            comm_recv(chans[c], NULL, 0, from, tag, &n);
+        }
+    }
+}
+
+/* BYE: after STOP, or as the answer to END when no STOP came (every rank sends one) */
+static void send_bye(int rank, uint64_t env_steps, uint64_t sent, uint64_t episodes) {
+    struct proto_buf b;
+    proto_buf_init(&b, PROTO_SMALL_BYTES);
+    struct proto_bye by = {(uint32_t)rank, env_steps, sent, episodes};
+    char err[256];
+    struct comm_req r = {0};
+    if (proto_encode_bye(&b, &by, err, sizeof err) == 0) {
+        comm_isend(&r, COMM_MSG, 0, PROTO_TAG_BYE, b.data, b.size);
+        comm_wait(&r);
+    }
+    comm_req_free(&r);
+    proto_buf_free(&b);
+}
+
+/* 1: the learner's SETUP in *s; 0: no online phase (END); -1: a setup this build cannot read.
+ * Waiting costs almost no CPU: the polls back off to one every 20 ms (the learner's offline
+ * phase can take hours). */
 static int wait_setup(int rank, struct proto_setup *s) {
-    size_t fb = proto_frame_bytes(PROTO_SMALL_BYTES);
-    unsigned char *frame = mem_alloc(fb);
-    struct comm_req req = {0};
-    comm_ibcast(&req, frame, fb);
-    comm_wait(&req);
-    comm_req_free(&req);
-    const unsigned char *msg;
-    size_t len;
-    char err[256] = "the frame's length exceeds it";
-    int got = proto_frame_get(frame, fb, &msg, &len);
-    if (got == 1 && proto_decode_setup(s, msg, len, err, sizeof err) != PROTO_OK) {
-        got = -1;
+    double t0 = now_sec(), c0 = cpu_sec();
+    unsigned char buf[PROTO_SMALL_BYTES];
+    char err[256];
+    int got = -2;
+    for (long nap = 100; got == -2; nap = FLOQ_MIN(2 * nap, 20000)) {
+        discard_strangers();
+        int from, tag;
+        size_t n;
+        while (got == -2 && comm_poll(COMM_MSG, 0, -1, &from, &tag, &n)) {
+            if (comm_recv(COMM_MSG, buf, sizeof buf, 0, tag, &n)) {
+                continue; /* over the bound: dropped */
+            }
+            struct proto_control c;
+            if (tag == PROTO_TAG_SETUP) {
+                got = proto_decode_setup(s, buf, n, err, sizeof err) == PROTO_OK ? 1 : -1;
+            } else if (tag == PROTO_TAG_CONTROL &&
+                       proto_decode_control(&c, buf, n, err, sizeof err) == PROTO_OK &&
+                       c.cmd == PROTO_CTRL_END) {
+                got = 0;
+            }
+        }
+        if (got == -2) {
+            sleep_us(nap);
+        }
     }
     if (got < 0) {
-        log_error("actor %d: bad setup broadcast: %s", rank, err);
+        log_error("actor %d: bad setup message: %s", rank, err);
     }
-    mem_free(frame);
+    if (got == 0) {
+        send_bye(rank, 0, 0, 0); /* END answered: no online phase */
+    }
+    log_info("actor %d: waited %.1f s for the learner's setup (cpu %.3f s)", rank, now_sec() - t0,
+             cpu_sec() - c0);
     return got;
 }
 
-/* posts the receive of the next frame of the broadcast channel */
-static void channel_post(struct channel *ch) {
-    comm_ibcast(&ch->req, ch->frame, ch->bytes);
-}
-
-/* takes the newest WEIGHTS if a frame arrived; returns 1 when the channel closed (run over) */
-static int channel_poll(struct channel *ch, struct actor *a, int rank) {
-    if (!comm_test(&ch->req)) {
-        return 0;
+/* takes the WEIGHTS waiting from the learner; the last one sent is the newest */
+static void read_weights(struct actor_rank *ar) {
+    int from, tag, got = 0;
+    size_t n, len = 0;
+    while (comm_poll(COMM_WEIGHTS, 0, PROTO_TAG_WEIGHTS, &from, &tag, &n)) {
+        got = comm_recv(COMM_WEIGHTS, ar->wbuf, ar->wcap, 0, tag, &len) == 0;
     }
-    const unsigned char *msg;
-    size_t len;
-    int got = proto_frame_get(ch->frame, ch->bytes, &msg, &len);
-    if (got == 0) {
-        return 1;
+    if (!got || ar->ended || ar->refused) {
+        return;
     }
-    char err[256] = "the frame's length exceeds it";
+    char err[256];
     uint32_t wv;
-    if (got == 1 &&
-        proto_decode_weights(&wv, a->pb.w, msg, len, &ch->dims, err, sizeof err) == PROTO_OK) {
+    struct actor *a = &ar->a;
+    if (proto_decode_weights(&wv, a->pb.w, ar->wbuf, len, &ar->wdims, err, sizeof err) ==
+        PROTO_OK) {
         a->wver = wv;
         a->have_weights = 1;
     } else {
-        log_warn("actor %d: weights dropped: %s", rank, err);
+        log_warn("actor %d: weights dropped: %s", ar->rank, err);
     }
-    channel_post(ch);
-    return 0;
 }
 
 static void send_small(struct actor_rank *ar, int tag) {
-    comm_isend(&ar->small_req, 0, tag, ar->small.data, ar->small.size);
+    comm_isend(&ar->small_req, COMM_MSG, 0, tag, ar->small.data, ar->small.size);
     comm_wait(&ar->small_req);
 }
 
@@ -129,7 +165,7 @@ static void send_batch(struct actor_rank *ar) {
         comm_abort(1);
     }
     fault_on_encoded(ar->rank, b->seq, &s->buf[i]);
-    comm_isend(&s->req[i], 0, PROTO_TAG_TRANSITIONS, s->buf[i].data, s->buf[i].size);
+    comm_isend(&s->req[i], COMM_MSG, 0, PROTO_TAG_TRANSITIONS, s->buf[i].data, s->buf[i].size);
     s->sent += b->n;
     s->next ^= 1;
     proto_batch_clear(b);
@@ -143,7 +179,7 @@ static void send_garbage_first(struct actor_rank *ar) {
         return;
     }
     while (!ar->a.have_weights) {
-        channel_poll(&ar->ch, &ar->a, ar->rank);
+        read_weights(ar);
         sleep_us(100);
     }
     struct actor_sink sink = {to_batch, ep_to_batch, &ar->batch};
@@ -160,14 +196,13 @@ static void read_control(struct actor_rank *ar) {
     char err[512];
     int from, tag;
     size_t n;
-    while (comm_poll(0, PROTO_TAG_CONTROL, &from, &tag, &n) ||
-           comm_poll(0, PROTO_TAG_ERROR, &from, &tag, &n)) {
-        if (comm_recv(buf, sizeof buf, from, tag, &n)) {
+    while (comm_poll(COMM_MSG, 0, -1, &from, &tag, &n)) {
+        if (comm_recv(COMM_MSG, buf, sizeof buf, from, tag, &n)) {
             continue;
         }
         if (tag == PROTO_TAG_ERROR) {
-            /* refused: say why, stop acting, and follow the broadcasts to the end of the run so
-             * the learner and the other actors finish normally */
+            /* refused (or cut off): say why, stop acting, and wait for END, so the job ends
+             * when the learner is done */
             struct proto_error pe;
             if (proto_decode_error(&pe, buf, n, err, sizeof err) == PROTO_OK) {
                 log_error("actor %d: the learner refused this actor: %s", ar->rank, pe.text);
@@ -184,6 +219,10 @@ static void read_control(struct actor_rank *ar) {
         }
         if (c.cmd == PROTO_CTRL_STOP) {
             ar->stopping = 1;
+            continue;
+        }
+        if (c.cmd == PROTO_CTRL_END) {
+            ar->ended = 1;
             continue;
         }
         if (c.cmd == PROTO_CTRL_ACCEPT && !ar->accepted) {
@@ -205,13 +244,7 @@ static void say_bye(struct actor_rank *ar) {
     }
     comm_wait(&ar->snd.req[0]);
     comm_wait(&ar->snd.req[1]);
-    struct proto_bye by = {.rank = (uint32_t)ar->rank,
-                           .env_steps = ar->a.steps,
-                           .sent = ar->snd.sent,
-                           .episodes = ar->a.episodes};
-    char err[256];
-    proto_encode_bye(&ar->small, &by, err, sizeof err);
-    send_small(ar, PROTO_TAG_BYE);
+    send_bye(ar->rank, ar->a.steps, ar->snd.sent, ar->a.episodes);
     ar->bye_sent = 1;
 }
 
@@ -245,14 +278,13 @@ static void start(struct actor_rank *ar, const struct proto_setup *s) {
     fault_on_hello(ar->rank, &h);
     proto_encode_hello(&ar->small, &h, err, sizeof err);
     send_small(ar, PROTO_TAG_HELLO);
-    ar->ch.bytes = proto_frame_bytes(proto_weights_bytes(s->n_params));
-    ar->ch.frame = mem_alloc(ar->ch.bytes);
-    ar->ch.dims = (struct proto_dims){.obs_dim = O,
-                                      .act_dim = A,
-                                      .max_batch = max_batch,
-                                      .n_params = s->n_params,
-                                      .wver_max = UINT32_MAX};
-    channel_post(&ar->ch);
+    ar->wcap = proto_weights_bytes(s->n_params);
+    ar->wbuf = mem_alloc(ar->wcap);
+    ar->wdims = (struct proto_dims){.obs_dim = O,
+                                    .act_dim = A,
+                                    .max_batch = max_batch,
+                                    .n_params = s->n_params,
+                                    .wver_max = UINT32_MAX};
     proto_batch_init(&ar->batch, O, A, max_batch, err, sizeof err);
     ar->batch.rank = (uint32_t)ar->rank;
     for (int i = 0; i < 2; i++) {
@@ -276,8 +308,7 @@ static void finish(struct actor_rank *ar, double elapsed) {
     }
     proto_buf_free(&ar->small);
     comm_req_free(&ar->small_req);
-    comm_req_free(&ar->ch.req);
-    mem_free(ar->ch.frame);
+    mem_free(ar->wbuf);
     actor_free(a);
 }
 
@@ -295,15 +326,20 @@ int actor_rank_main(void) {
     int E = ar.a.v.E;
     struct actor_sink sink = {to_batch, ep_to_batch, &ar.batch};
     double t0 = now_sec();
-    while (!channel_poll(&ar.ch, &ar.a, ar.rank)) {
+    while (!ar.ended) {
+        discard_strangers();
         read_control(&ar);
+        read_weights(&ar);
+        if (ar.ended) {
+            break;
+        }
         if (ar.refused) {
-            sleep_us(200);
+            sleep_us(1000); /* nothing to do until END */
             continue;
         }
         if (ar.stopping) {
             say_bye(&ar);
-            sleep_us(200);
+            sleep_us(1000);
             continue;
         }
         /* step when credits cover all envs and the weights the learner asked for are here */
@@ -320,6 +356,9 @@ int actor_rank_main(void) {
             sleep_us(100);
             ar.wait_s += now_sec() - tw;
         }
+    }
+    if (!ar.bye_sent) {
+        send_bye(ar.rank, ar.a.steps, ar.snd.sent, ar.a.episodes); /* END answered */
     }
     finish(&ar, now_sec() - t0);
     return ar.refused ? 1 : 0;

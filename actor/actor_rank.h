@@ -1,8 +1,9 @@
 /* actor_rank.h — an actor rank's whole life under mpirun (rank >= 1), the actor's side of
- * docs/protocol.md: wait (sleep-polling) for the learner's SETUP broadcast, build the actor it
- * describes, say HELLO, then step the envs against credits, stream TRANSITIONS, pick up WEIGHTS
- * between steps, and after STOP send the last batch and BYE and follow the broadcast channel to
- * its end. Knows nothing of the learner but the protocol.
+ * docs/protocol.md: wait (polling at most every 20 ms) for the learner's SETUP message, build
+ * the actor it describes, say HELLO, then step the envs against credits, stream TRANSITIONS,
+ * pick up WEIGHTS between steps, and after STOP send the last batch and BYE, and finish at END.
+ * Messages from anyone but the learner are taken off the queues unread. Knows nothing of the
+ * learner but the protocol.
  *
  *   comm_init(NULL, NULL);
  *   int rc = comm_rank() == 0 ? learner(...) : actor_rank_main();

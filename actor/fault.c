@@ -113,7 +113,7 @@ void fault_send_garbage(int rank, const struct proto_batch *good, int count) {
                 len = (size_t)1 << 22;
                 big = msg = mem_alloc(len);
             }
-            comm_isend(&r, 0, PROTO_TAG_TRANSITIONS, msg, len);
+            comm_isend(&r, COMM_MSG, 0, PROTO_TAG_TRANSITIONS, msg, len);
             comm_wait(&r);
             mem_free(big);
         }

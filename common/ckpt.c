@@ -2,6 +2,7 @@
  * The read side (header checks, bounded msgpack reader, lookups) is in ckpt_load.c. */
 #include "common/ckpt.h"
 
+#include "common/afile.h"
 #include "common/mem.h"
 #include "common/util.h"
 
@@ -12,6 +13,7 @@
 #include <msgpack.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -304,33 +306,6 @@ static int pack_all(struct sink *s, const struct ckpt_writer *w) {
     return 0;
 }
 
-/* fsyncs the directory holding path, so the rename survives a power loss; 0, or -1 with a
- * message */
-static int fsync_parent(const char *path, char *err, size_t errsz) {
-    char *dir = mem_strdup(path);
-    char *slash = strrchr(dir, '/');
-    const char *d = !slash ? "." : (slash == dir ? "/" : dir);
-    if (slash && slash != dir) {
-        *slash = 0;
-    }
-    int fd = open(d, O_RDONLY);
-    int rc = fd < 0 ? -1 : fsync(fd);
-    int e = errno;
-    if (fd >= 0) {
-        close(fd);
-    }
-    if (rc && !(fd >= 0 && e == EINVAL)) { /* EINVAL: the file system can't fsync directories */
-        seterr(err, errsz,
-               "ckpt: saved %s but the fsync of its directory %s failed: %s; the file may not "
-               "survive a power loss",
-               path, d, strerror(e));
-        mem_free(dir);
-        return -1;
-    }
-    mem_free(dir);
-    return 0;
-}
-
 int ckpt_save(const struct ckpt_writer *w, const char *path, char *err, size_t errsz) {
     if (w->failed) {
         seterr(err, errsz, "ckpt: not saving %s: %s", path, w->err);
@@ -338,65 +313,28 @@ int ckpt_save(const struct ckpt_writer *w, const char *path, char *err, size_t e
     }
     struct sink count = {0};
     FLOQ_ASSERT(pack_all(&count, w) == 0);
-
-    size_t plen = strlen(path);
-    char *tmp = mem_alloc(plen + 5);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    const char *step = "create", *hint = "check that the directory exists and is writable";
-    int e = 0;
     uint8_t head[CKPT_HEADER_SIZE], tail[CKPT_TRAILER_SIZE];
     fill_header(head, CKPT_VERSION, count.n);
-
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        goto fail;
-    }
-    step = "write";
-    hint = "check free disk space and quotas";
-    struct sink out = {.f = f};
-    if (sink_write(&out, (const char *)head, sizeof head) || pack_all(&out, w)) {
-        errno = out.err;
-        goto fail;
-    }
-    FLOQ_ASSERT(out.n == CKPT_HEADER_SIZE + count.n);
-    put_le32(tail, out.crc);
-    errno = EIO;
-    if (fwrite(tail, 1, sizeof tail, f) != sizeof tail) {
-        goto fail;
-    }
-    step = "flush";
-    if (fflush(f)) {
-        goto fail;
-    }
-    step = "fsync";
-    if (fsync(fileno(f))) {
-        goto fail;
-    }
-    step = "close";
-    int rc = fclose(f);
-    f = NULL;
-    if (rc) {
-        goto fail;
-    }
-    step = "rename";
-    hint = "check that the path is not a directory";
-    if (rename(tmp, path)) {
-        goto fail;
-    }
-    mem_free(tmp);
-    return fsync_parent(path, err, errsz);
-
-fail:
-    e = errno;
+    struct afile af;
+    FILE *f = afile_open(&af, path);
     if (f) {
-        fclose(f);
+        struct sink out = {.f = f};
+        if (sink_write(&out, (const char *)head, sizeof head) || pack_all(&out, w)) {
+            afile_fail(&af, out.err);
+        } else {
+            FLOQ_ASSERT(out.n == CKPT_HEADER_SIZE + count.n);
+            put_le32(tail, out.crc);
+            if (fwrite(tail, 1, sizeof tail, f) != sizeof tail) {
+                afile_fail(&af, errno);
+            }
+        }
     }
-    unlink(tmp);
-    seterr(err, errsz, "ckpt: saving %s failed: %s %s: %s; %s (an existing %s is untouched)", path,
-           step, tmp, strerror(e), hint, path);
-    mem_free(tmp);
-    return -1;
+    char why[768];
+    if (afile_commit(&af, why, sizeof why)) {
+        seterr(err, errsz, "ckpt: %s", why);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- run directories --------------------------------------------------------------------- */
@@ -430,50 +368,106 @@ static int parse_name(const char *name, uint64_t *step) {
     return 1;
 }
 
-int ckpt_latest(const char *dir, char *path_out, size_t n, uint64_t *step, char *err,
-                size_t errsz) {
+/* newest first: higher step, then (same step, another spelling) the greater name */
+static int newer_first(const void *pa, const void *pb) {
+    const struct ckpt_file *a = pa, *b = pb;
+    if (a->step != b->step) {
+        return a->step > b->step ? -1 : 1;
+    }
+    return -strcmp(a->path, b->path);
+}
+
+int ckpt_list(const char *dir, struct ckpt_file **files, size_t *n, char *err, size_t errsz) {
+    *files = NULL;
+    *n = 0;
     DIR *d = opendir(dir);
     if (!d) {
         seterr(err, errsz, "ckpt: cannot open checkpoint directory %s: %s; check the path", dir,
                strerror(errno));
         return -1;
     }
-    char best[256] = "";
-    uint64_t best_step = 0;
+    size_t cap = 0, dl = strlen(dir);
+    const char *sep = (dl && dir[dl - 1] == '/') ? "" : "/";
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         uint64_t s;
-        if (!parse_name(de->d_name, &s) || strlen(de->d_name) >= sizeof best) {
-            continue;
-        }
-        if (best[0] && (s < best_step || (s == best_step && strcmp(de->d_name, best) < 0))) {
+        if (!parse_name(de->d_name, &s)) {
             continue;
         }
         /* only regular files (a directory with a checkpoint's name is not one) */
+        size_t pl = dl + strlen(de->d_name) + 2;
+        char *full = mem_alloc(pl);
+        snprintf(full, pl, "%s%s%s", dir, sep, de->d_name);
         struct stat st;
-        char full[4096];
-        int m = snprintf(full, sizeof full, "%s/%s", dir, de->d_name);
-        if (m > 0 && (size_t)m < sizeof full && stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
-            best_step = s;
-            snprintf(best, sizeof best, "%s", de->d_name);
+        if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
+            mem_free(full);
+            continue;
         }
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            struct ckpt_file *grown = mem_alloc(cap * sizeof *grown);
+            if (*n) {
+                memcpy(grown, *files, *n * sizeof *grown);
+            }
+            mem_free(*files);
+            *files = grown;
+        }
+        (*files)[(*n)++] = (struct ckpt_file){.step = s, .path = full};
     }
     closedir(d);
-    if (!best[0]) {
+    if (*n > 1) {
+        qsort(*files, *n, sizeof **files, newer_first);
+    }
+    return 0;
+}
+
+void ckpt_list_free(struct ckpt_file *files, size_t n) {
+    for (size_t i = 0; files && i < n; i++) {
+        mem_free(files[i].path);
+    }
+    mem_free(files);
+}
+
+int ckpt_latest(const char *dir, char *path_out, size_t n, uint64_t *step, char *err,
+                size_t errsz) {
+    struct ckpt_file *f;
+    size_t nf;
+    if (ckpt_list(dir, &f, &nf, err, errsz)) {
+        return -1;
+    }
+    int rc = -1;
+    if (nf == 0) {
         seterr(err, errsz,
                "ckpt: %s has no checkpoint (no ckpt-<step>.ckpt file); check the path or start "
                "without --resume",
                dir);
-        return -1;
+    } else if (strlen(f[0].path) >= n) {
+        seterr(err, errsz, "ckpt: the path %s is longer than %zu bytes", f[0].path, n);
+    } else {
+        snprintf(path_out, n, "%s", f[0].path);
+        if (step) {
+            *step = f[0].step;
+        }
+        rc = 0;
     }
-    size_t dl = strlen(dir);
-    int m = snprintf(path_out, n, "%s%s%s", dir, (dl && dir[dl - 1] == '/') ? "" : "/", best);
-    if (m < 0 || (size_t)m >= n) {
-        seterr(err, errsz, "ckpt: the path %s/%s is longer than %zu bytes", dir, best, n);
-        return -1;
+    ckpt_list_free(f, nf);
+    return rc;
+}
+
+int ckpt_prune(const char *dir, size_t keep, char *err, size_t errsz) {
+    struct ckpt_file *f;
+    size_t nf;
+    if (keep == 0 || ckpt_list(dir, &f, &nf, err, errsz)) {
+        return keep == 0 ? 0 : -1;
     }
-    if (step) {
-        *step = best_step;
+    int rc = 0;
+    for (size_t i = keep; i < nf; i++) {
+        if (unlink(f[i].path) != 0 && rc == 0) {
+            seterr(err, errsz, "ckpt: cannot remove the old checkpoint %s: %s", f[i].path,
+                   strerror(errno));
+            rc = -1;
+        }
     }
-    return 0;
+    ckpt_list_free(f, nf);
+    return rc;
 }

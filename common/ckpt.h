@@ -148,4 +148,16 @@ int ckpt_path(char *out, size_t n, const char *dir, uint64_t step);
  * with a message if dir can't be read, has no checkpoint, or the path doesn't fit */
 int ckpt_latest(const char *dir, char *path_out, size_t n, uint64_t *step, char *err, size_t errsz);
 
+/* one checkpoint file of a directory */
+struct ckpt_file {
+    uint64_t step;
+    char *path; /* owned: "<dir>/ckpt-<step>.ckpt" */
+};
+/* every regular file in dir named ckpt-<digits>.ckpt, newest (highest step) first, into a new
+ * array *files of *n (0 is fine); 0, or -1 if dir can't be read. Free with ckpt_list_free. */
+int ckpt_list(const char *dir, struct ckpt_file **files, size_t *n, char *err, size_t errsz);
+void ckpt_list_free(struct ckpt_file *files, size_t n);
+/* removes every checkpoint of dir but the newest keep (keep 0: none removed); 0 or -1 */
+int ckpt_prune(const char *dir, size_t keep, char *err, size_t errsz);
+
 #endif

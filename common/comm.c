@@ -6,20 +6,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/util.h"
 
-static MPI_Comm g_p2p = MPI_COMM_NULL, g_bc = MPI_COMM_NULL, g_prog = MPI_COMM_NULL;
+static MPI_Comm g_comm[COMM_NCHAN] = {MPI_COMM_NULL, MPI_COMM_NULL, MPI_COMM_NULL, MPI_COMM_NULL};
 static int g_rank, g_size = 1, g_inited;
 
-/* Open MPI here has no asynchronous progress (platform.md §0.6): a broadcast or a large send
- * only moves inside MPI calls. While one is in flight, this thread makes such a call every
- * 100 us (an MPI_Iprobe on a private communicator), so the learner's weight broadcast moves
- * during its updates instead of waiting for the next comm call. */
+/* Open MPI here has no asynchronous progress (platform.md §0.6): a large send only moves
+ * inside MPI calls. While one is in flight, this thread makes such a call every 100 us (an
+ * MPI_Iprobe on the private progress communicator), so the learner's weights move during its
+ * updates instead of waiting for the next comm call. With nothing in flight it makes no MPI
+ * call at all. */
 static pthread_t g_thread;
 static atomic_int g_run, g_pending;
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER; /* something to progress, or stop */
 
 static void *progress_main(void *comm) {
     MPI_Comm *prog = comm;
@@ -28,11 +32,37 @@ static void *progress_main(void *comm) {
             int flag;
             MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, *prog, &flag, MPI_STATUS_IGNORE);
             sleep_us(100);
-        } else {
-            sleep_us(1000);
+            continue;
         }
+        /* nothing in flight: sleep until a send starts (an idle rank costs no CPU) */
+        pthread_mutex_lock(&g_mu);
+        while (atomic_load(&g_run) && atomic_load(&g_pending) == 0) {
+            pthread_cond_wait(&g_cv, &g_mu);
+        }
+        pthread_mutex_unlock(&g_mu);
     }
     return NULL;
+}
+
+static void progress_wake(void) {
+    pthread_mutex_lock(&g_mu);
+    pthread_cond_signal(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+}
+
+/* A message larger than the receiver's bound is taken off the queue without being stored. A
+ * contiguous truncating receive is not safe for that: with Open MPI's shared-memory single-copy
+ * mechanism (CMA, the default) a rendezvous message is copied in full whatever the receive
+ * count, over the receive buffer and past it (a 1-byte sink on the stack was overwritten by the
+ * peer's bytes). A receive datatype with a gap makes the transport unpack through its
+ * convertor, which stops at the receive size: the message is consumed, nothing past the 3-byte
+ * sink is written, and the receive returns MPI_ERR_TRUNCATE (not fatal: MPI_ERRORS_RETURN). */
+static MPI_Datatype g_gap = MPI_DATATYPE_NULL; /* bytes 0 and 2 of 3 */
+
+static void discard_message(MPI_Message *m) {
+    unsigned char sink[3];
+    MPI_Status st;
+    MPI_Mrecv(sink, 1, g_gap, m, &st);
 }
 
 int comm_launched(void) {
@@ -55,16 +85,21 @@ int comm_init(int *argc, char ***argv) {
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
-    MPI_Comm_dup(MPI_COMM_WORLD, &g_p2p);
-    MPI_Comm_dup(MPI_COMM_WORLD, &g_bc);
-    MPI_Comm_set_errhandler(g_p2p, MPI_ERRORS_RETURN);
-    MPI_Comm_set_errhandler(g_bc, MPI_ERRORS_RETURN);
-    MPI_Comm_dup(MPI_COMM_WORLD, &g_prog);
+    /* the order is part of the protocol: messages, weights, progress */
+    MPI_Comm_dup(MPI_COMM_WORLD, &g_comm[COMM_MSG]);
+    MPI_Comm_dup(MPI_COMM_WORLD, &g_comm[COMM_WEIGHTS]);
+    MPI_Comm_dup(MPI_COMM_WORLD, &g_comm[COMM_PROGRESS]);
+    g_comm[COMM_WORLD] = MPI_COMM_WORLD;
+    for (int c = 0; c < COMM_NCHAN; c++) {
+        MPI_Comm_set_errhandler(g_comm[c], MPI_ERRORS_RETURN);
+    }
+    MPI_Type_vector(2, 1, 2, MPI_BYTE, &g_gap);
+    MPI_Type_commit(&g_gap);
     g_inited = 1;
     log_set_rank(g_rank);
     if (prov == MPI_THREAD_MULTIPLE && g_size > 1 && !getenv("FLOQ_NO_PROGRESS_THREAD")) {
         atomic_store(&g_run, 1);
-        if (pthread_create(&g_thread, NULL, progress_main, &g_prog) != 0) {
+        if (pthread_create(&g_thread, NULL, progress_main, &g_comm[COMM_PROGRESS]) != 0) {
             atomic_store(&g_run, 0);
         }
     }
@@ -75,18 +110,64 @@ int comm_initialized(void) {
     return g_inited;
 }
 
-void comm_finalize(void) {
+/* the finalize watchdog: MPI_Abort when MPI_Finalize has not returned by the deadline */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, code;
+    double deadline_s;
+    const char *why;
+} g_wd = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, NULL};
+
+static void *watchdog_main(void *arg) {
+    (void)arg;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)g_wd.deadline_s;
+    pthread_mutex_lock(&g_wd.mu);
+    int rc = 0;
+    while (!g_wd.done && rc == 0) {
+        rc = pthread_cond_timedwait(&g_wd.cv, &g_wd.mu, &until);
+    }
+    int fire = !g_wd.done;
+    pthread_mutex_unlock(&g_wd.mu);
+    if (fire) {
+        log_error("%s; MPI_Finalize has waited %.0f s for them, so rank %d ends the job "
+                  "(MPI_Abort, exit %d)",
+                  g_wd.why ? g_wd.why : "some rank does not finish", g_wd.deadline_s, g_rank,
+                  g_wd.code);
+        MPI_Abort(MPI_COMM_WORLD, g_wd.code);
+    }
+    return NULL;
+}
+
+void comm_finalize(double deadline_s, int code, const char *why) {
     if (!g_inited) {
         return;
     }
     if (atomic_load(&g_run)) {
         atomic_store(&g_run, 0);
+        progress_wake();
         pthread_join(g_thread, NULL);
     }
-    MPI_Comm_free(&g_prog);
-    MPI_Comm_free(&g_p2p);
-    MPI_Comm_free(&g_bc);
+    pthread_t wd;
+    int have_wd = 0;
+    if (deadline_s > 0) {
+        g_wd.deadline_s = deadline_s, g_wd.code = code, g_wd.why = why, g_wd.done = 0;
+        have_wd = pthread_create(&wd, NULL, watchdog_main, NULL) == 0;
+    }
+    MPI_Type_free(&g_gap);
+    MPI_Comm_free(&g_comm[COMM_PROGRESS]);
+    MPI_Comm_free(&g_comm[COMM_MSG]);
+    MPI_Comm_free(&g_comm[COMM_WEIGHTS]);
     MPI_Finalize();
+    if (have_wd) {
+        pthread_mutex_lock(&g_wd.mu);
+        g_wd.done = 1;
+        pthread_cond_signal(&g_wd.cv);
+        pthread_mutex_unlock(&g_wd.mu);
+        pthread_join(wd, NULL);
+    }
     g_inited = 0;
 }
 
@@ -117,8 +198,8 @@ static MPI_Request *req_start(struct comm_req *r) {
 
 static int req_started(struct comm_req *r, int rc) {
     r->active = rc == MPI_SUCCESS;
-    if (r->active) {
-        atomic_fetch_add(&g_pending, 1);
+    if (r->active && atomic_fetch_add(&g_pending, 1) == 0 && atomic_load(&g_run)) {
+        progress_wake();
     }
     return rc == MPI_SUCCESS ? 0 : -1;
 }
@@ -136,36 +217,52 @@ int comm_test(struct comm_req *r) {
     return done;
 }
 
-void comm_wait(struct comm_req *r) {
+int comm_wait_for(struct comm_req *r, double seconds) {
+    double t0 = now_sec();
     for (int spin = 0; !comm_test(r); spin++) {
+        if (seconds >= 0 && now_sec() - t0 > seconds) {
+            return 0;
+        }
         if (spin > 200) {
-            sleep_us(50);
+            sleep_us(spin > 2000 ? 1000 : 50);
         }
     }
+    return 1;
+}
+
+void comm_wait(struct comm_req *r) {
+    comm_wait_for(r, -1);
 }
 
 void comm_req_free(struct comm_req *r) {
+    if (r->active) {
+        /* still in flight: MPI keeps the request; forget it here */
+        MPI_Request_free((MPI_Request *)r->mpi);
+        atomic_fetch_sub(&g_pending, 1);
+    }
     mem_free(r->mpi);
     r->mpi = NULL;
     r->active = 0;
 }
 
-int comm_isend(struct comm_req *r, int dest, int tag, const void *buf, size_t n) {
-    FLOQ_ASSERT(n <= (size_t)INT32_MAX);
+int comm_isend(struct comm_req *r, enum comm_chan chan, int dest, int tag, const void *buf,
+               size_t n) {
+    FLOQ_ASSERT(n <= (size_t)INT32_MAX && chan < COMM_NCHAN);
     MPI_Request *q = req_start(r);
-    return req_started(r, MPI_Isend(buf, (int)n, MPI_BYTE, dest, tag, g_p2p, q));
+    return req_started(r, MPI_Isend(buf, (int)n, MPI_BYTE, dest, tag, g_comm[chan], q));
 }
 
 int comm_ibcast(struct comm_req *r, void *buf, size_t n) {
     FLOQ_ASSERT(n <= (size_t)INT32_MAX);
     MPI_Request *q = req_start(r);
-    return req_started(r, MPI_Ibcast(buf, (int)n, MPI_BYTE, 0, g_bc, q));
+    return req_started(r, MPI_Ibcast(buf, (int)n, MPI_BYTE, 0, g_comm[COMM_WEIGHTS], q));
 }
 
-int comm_poll(int src, int tag, int *from, int *tag_out, size_t *n) {
+int comm_poll(enum comm_chan chan, int src, int tag, int *from, int *tag_out, size_t *n) {
     int flag = 0;
     MPI_Status st;
-    MPI_Iprobe(src < 0 ? MPI_ANY_SOURCE : src, tag < 0 ? MPI_ANY_TAG : tag, g_p2p, &flag, &st);
+    MPI_Iprobe(src < 0 ? MPI_ANY_SOURCE : src, tag < 0 ? MPI_ANY_TAG : tag, g_comm[chan], &flag,
+               &st);
     if (!flag) {
         return 0;
     }
@@ -177,26 +274,35 @@ int comm_poll(int src, int tag, int *from, int *tag_out, size_t *n) {
     return 1;
 }
 
-int comm_recv(void *buf, size_t cap, int from, int tag, size_t *n) {
+int comm_recv(enum comm_chan chan, void *buf, size_t cap, int from, int tag, size_t *n) {
+    MPI_Message m;
     MPI_Status st;
     int flag = 0, cnt = 0;
-    MPI_Iprobe(from, tag, g_p2p, &flag, &st);
-    if (flag) {
-        MPI_Get_count(&st, MPI_BYTE, &cnt);
-    }
-    if (flag && (size_t)cnt > cap) {
-        /* consume the oversized message in small pieces of nothing: a truncating receive with
-         * MPI_ERRORS_RETURN takes it off the queue and reports MPI_ERR_TRUNCATE */
-        char sink[1];
-        MPI_Recv(sink, 1, MPI_BYTE, from, tag, g_p2p, &st);
-        *n = (size_t)cnt;
+    *n = 0;
+    if (MPI_Improbe(from, tag, g_comm[chan], &flag, &m, &st) != MPI_SUCCESS || !flag) {
         return -1;
     }
-    int rc = MPI_Recv(buf, (int)(cap > INT32_MAX ? INT32_MAX : cap), MPI_BYTE, from, tag, g_p2p,
-                      &st);
     MPI_Get_count(&st, MPI_BYTE, &cnt);
     *n = (size_t)cnt;
+    if ((size_t)cnt > cap) {
+        discard_message(&m);
+        return -1;
+    }
+    int rc = MPI_Mrecv(buf, cnt, MPI_BYTE, &m, &st);
     return rc == MPI_SUCCESS ? 0 : -1;
+}
+
+int comm_discard(enum comm_chan chan, int *from) {
+    MPI_Message m;
+    MPI_Status st;
+    int flag = 0;
+    if (MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, g_comm[chan], &flag, &m, &st) != MPI_SUCCESS ||
+        !flag) {
+        return 0;
+    }
+    *from = st.MPI_SOURCE;
+    discard_message(&m);
+    return 1;
 }
 
 double comm_wtime(void) {

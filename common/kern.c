@@ -62,12 +62,18 @@ static inline float blend_clamp(float x, float lo, float hi) {
 static inline float vexpf(float x) {
     x = blend_clamp(x, -80.0f, 80.0f);
     float t = x * 1.44269504088896341f;
-    float n = (t + 12582912.0f) - 12582912.0f;
+    float tn = t + 12582912.0f; /* 1.5 * 2^23 + n: the low mantissa bits hold n = round(t) */
+    float n = tn - 12582912.0f;
     float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     float p = horner(r, EXP_P, (int)FLOQ_ARRAY_LEN(EXP_P));
     p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    /* 2^n from tn's bits in unsigned arithmetic (no float-to-int conversion): the same bits
+     * for every finite x, and a NaN x (a diverging update) gives NaN instead of undefined
+     * behaviour */
+    uint32_t bits;
+    memcpy(&bits, &tn, sizeof bits);
+    bits = (bits - 0x4B400000u + 127u) << 23;
     float s;
     memcpy(&s, &bits, sizeof s);
     return p * s;

@@ -1,6 +1,7 @@
 /* mem.h — the one allocator: counts calls so tests can check hot loops allocate nothing.
  *
  *   float *x = mem_alloc(n * sizeof(float));   // 64-byte aligned, zeroed; aborts on OOM
+ *   float *y = mem_try_alloc(bytes_from_a_file); // NULL instead of aborting
  *   mem_free(x);                               // NULL ok
  *   MEM_FREE_ALL(a, b, c);                     // several at once
  *   uint64_t before = mem_alloc_count();
@@ -14,6 +15,9 @@
 /* zeroed, 64-byte aligned block of n bytes (n == 0 gives a valid 64-byte block); on failure
  * prints the size and aborts (an allocation failure is not recoverable in floq) */
 void *mem_alloc(size_t n);
+/* the same, but NULL when n bytes cannot be had (or n exceeds PTRDIFF_MAX): for sizes a
+ * file declares, so the loader can say so in one line */
+void *mem_try_alloc(size_t n);
 /* frees a block from mem_alloc; NULL is ignored */
 void mem_free(void *p);
 /* frees n blocks from mem_alloc; NULL entries are ignored */

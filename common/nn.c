@@ -103,6 +103,18 @@ void mlp_init_weights(const struct mlp *net, float *w, struct rng *r) {
     }
 }
 
+size_t mlp_tape_bytes(const struct mlp *net, int maxB) {
+    size_t maxw = (size_t)net->c.in, rows = (size_t)maxB, n = 0;
+    for (int l = 0; l < net->nlayers; l++) {
+        maxw = FLOQ_MAX(maxw, (size_t)net->dout[l]);
+    }
+    for (int l = 0; l < net->c.nhidden; l++) {
+        n += rows * (size_t)net->dout[l] * (net->c.ln ? 3 : 2) + (net->c.ln ? 2 * rows : 0);
+    }
+    n += rows * (size_t)net->c.out + 2 * rows * maxw;
+    return n * sizeof(float);
+}
+
 void mlp_tape_init(struct mlp_tape *t, const struct mlp *net, int maxB) {
     memset(t, 0, sizeof *t);
     t->maxB = maxB;

@@ -84,6 +84,8 @@ void mlp_init_weights(const struct mlp *net, float *w, struct rng *r);
 size_t mlp_member_params(const struct mlp *net);
 
 void mlp_tape_init(struct mlp_tape *t, const struct mlp *net, int maxB);
+/* the bytes mlp_tape_init allocates for maxB rows */
+size_t mlp_tape_bytes(const struct mlp *net, int maxB);
 void mlp_tape_free(struct mlp_tape *t);
 
 /* forward of member e on x (B,in), keeping the tape; output in t->out (B,out) */

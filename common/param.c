@@ -64,6 +64,16 @@ const struct param_view *param_find(const struct param_block *p, const char *nam
     return NULL;
 }
 
+const struct param_view *param_view_at(const struct param_block *p, size_t i) {
+    for (int k = 0; k < p->nviews; k++) {
+        const struct param_view *v = &p->views[k];
+        if (i >= v->off && i < v->off + v->count) {
+            return v;
+        }
+    }
+    return NULL;
+}
+
 void param_zero_grad(struct param_block *p) {
     if (p->g) {
         memset(p->g, 0, sizeof(float) * p->n);

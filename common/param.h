@@ -45,6 +45,8 @@ size_t param_mark(struct param_block *p);
 /* allocates w (and g, m, v when with_opt), zeroed */
 void param_alloc(struct param_block *p, int with_opt);
 const struct param_view *param_find(const struct param_block *p, const char *name);
+/* the view holding float i of the block, or NULL (alignment padding) */
+const struct param_view *param_view_at(const struct param_block *p, size_t i);
 /* zeroes g */
 void param_zero_grad(struct param_block *p);
 void param_free(struct param_block *p);

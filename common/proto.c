@@ -14,8 +14,8 @@
 #endif
 
 static const char *const status_names[PROTO_STATUS_COUNT] = {
-    "ok",   "truncated", "format",    "version", "kind",  "checksum",
-    "size", "dims",      "nonfinite", "flag",    "range",
+    "ok",        "truncated", "format", "version",   "kind",   "checksum", "size",  "dims",
+    "nonfinite", "flag",      "range",  "magnitude", "credit", "sequence", "state", "channel",
 };
 
 const char *proto_status_name(enum proto_status st) {
@@ -337,7 +337,7 @@ int proto_encode_weights(struct proto_buf *out, uint32_t wver, const float *para
 
 int proto_encode_control(struct proto_buf *out, const struct proto_control *c, char *err,
                          size_t errsz) {
-    if (c->cmd < PROTO_CTRL_ACCEPT || c->cmd > PROTO_CTRL_STOP) {
+    if (c->cmd < PROTO_CTRL_ACCEPT || c->cmd > PROTO_CTRL_END) {
         seterr(err, errsz, "proto: CONTROL command %u unknown", c->cmd);
         return -1;
     }
@@ -411,43 +411,4 @@ int proto_encode_setup(struct proto_buf *out, const struct proto_setup *s, char 
     msgpack_pack_uint32(&pk, (uint32_t)p->gelu_exact);
     enc_end(out, &pk);
     return 0;
-}
-
-/* ---- broadcast frames ---------------------------------------------------------------------- */
-
-size_t proto_frame_bytes(size_t max_msg) {
-    return PROTO_FRAME_HEADER + max_msg;
-}
-
-static void frame_set_len(unsigned char *frame, uint64_t len) {
-    for (int i = 0; i < PROTO_FRAME_HEADER; i++) {
-        frame[i] = (unsigned char)(len >> (8 * i));
-    }
-}
-
-void proto_frame_put(unsigned char *frame, size_t frame_bytes, const struct proto_buf *msg) {
-    FLOQ_ASSERT(msg->size >= 1 && msg->size <= frame_bytes - PROTO_FRAME_HEADER);
-    frame_set_len(frame, msg->size);
-    memcpy(frame + PROTO_FRAME_HEADER, msg->data, msg->size);
-}
-
-void proto_frame_close(unsigned char *frame) {
-    frame_set_len(frame, 0);
-}
-
-int proto_frame_get(const unsigned char *frame, size_t frame_bytes, const unsigned char **msg,
-                    size_t *len) {
-    uint64_t n = 0;
-    for (int i = PROTO_FRAME_HEADER - 1; i >= 0; i--) {
-        n = n << 8 | frame[i];
-    }
-    if (n == 0) {
-        return 0;
-    }
-    if (n > frame_bytes - PROTO_FRAME_HEADER) {
-        return -1;
-    }
-    *msg = frame + PROTO_FRAME_HEADER;
-    *len = (size_t)n;
-    return 1;
 }

@@ -38,6 +38,8 @@
 #define PROTO_MAX_NAME    64         /* env name buffer, NUL included */
 #define PROTO_MAX_TEXT    256        /* ERROR text buffer, NUL included */
 #define PROTO_SMALL_BYTES 512        /* upper bound of HELLO, CONTROL, ERROR, BYE and SETUP */
+#define PROTO_MAX_ABS     1e6f       /* |obs|, |act|, |rew|, |next_obs| in TRANSITIONS */
+#define PROTO_MAX_RETURN  1e12f      /* |ep_return| in TRANSITIONS */
 
 /* elements per message in this version (version, kind, ..., checksum), and the checksum field:
  * always 0xcf + 8 bytes big-endian, the message's last bytes */
@@ -60,10 +62,11 @@ enum proto_kind {
     PROTO_KIND_CONTROL = 4,     /* learner → actor: accept, credits, stop */
     PROTO_KIND_ERROR = 5,       /* either way: fatal refusal with a reason (layout frozen) */
     PROTO_KIND_BYE = 6,         /* actor → learner, last message */
-    PROTO_KIND_SETUP = 7,       /* learner → actors (broadcast), once: what to run */
+    PROTO_KIND_SETUP = 7,       /* learner → each actor, once: what to run */
 };
 
-/* MPI tags for comm: tag = PROTO_TAG_BASE + kind (SETUP and WEIGHTS travel by broadcast) */
+/* MPI tags for comm: tag = PROTO_TAG_BASE + kind; WEIGHTS travel on the weights communicator,
+ * every other kind on the messages communicator (comm.h) */
 #define PROTO_TAG_BASE 1000
 enum proto_tag {
     PROTO_TAG_HELLO = PROTO_TAG_BASE + PROTO_KIND_HELLO,
@@ -72,6 +75,7 @@ enum proto_tag {
     PROTO_TAG_CONTROL = PROTO_TAG_BASE + PROTO_KIND_CONTROL,
     PROTO_TAG_ERROR = PROTO_TAG_BASE + PROTO_KIND_ERROR,
     PROTO_TAG_BYE = PROTO_TAG_BASE + PROTO_KIND_BYE,
+    PROTO_TAG_SETUP = PROTO_TAG_BASE + PROTO_KIND_SETUP,
 };
 
 /* decode results; a learner counts dropped messages by this */
@@ -87,6 +91,12 @@ enum proto_status {
     PROTO_ERR_NONFINITE, /* NaN or Inf in a float field */
     PROTO_ERR_FLAG,      /* terminal/mask/success not 0 or 1, or mask 0 with terminal 0 */
     PROTO_ERR_RANGE,     /* another value out of range (rank, weight version, name chars) */
+    PROTO_ERR_MAGNITUDE, /* a finite value beyond PROTO_MAX_ABS / PROTO_MAX_RETURN */
+    /* the learner's rules for a peer (decoders never return these): */
+    PROTO_ERR_CREDIT,   /* more rows than the credits granted, or more env steps claimed */
+    PROTO_ERR_SEQUENCE, /* a TRANSITIONS seq not above the last accepted one (a replay) */
+    PROTO_ERR_STATE,    /* a kind the peer may not send now (HELLO again, TRANSITIONS first) */
+    PROTO_ERR_CHANNEL,  /* a message on a communicator or tag that carries none from actors */
     PROTO_STATUS_COUNT
 };
 
@@ -164,7 +174,8 @@ struct proto_control {
 enum proto_ctrl {
     PROTO_CTRL_ACCEPT = 1, /* reply to HELLO: start; credits = initial allowance */
     PROTO_CTRL_CREDIT = 2, /* grant more credits (backpressure is withholding them) */
-    PROTO_CTRL_STOP = 3,   /* finish: send BYE and exit */
+    PROTO_CTRL_STOP = 3,   /* finish: the last TRANSITIONS, then BYE */
+    PROTO_CTRL_END = 4,    /* nothing more follows: MPI_Finalize and exit */
 };
 
 struct proto_bye {
@@ -180,7 +191,7 @@ struct proto_error {
     char text[PROTO_MAX_TEXT]; /* NUL-terminated, non-printable bytes replaced by '?' */
 };
 
-/* what every actor rank runs, broadcast once by the learner when the online phase starts */
+/* what every actor rank runs, sent to each once by the learner when the online phase starts */
 struct proto_setup {
     char env_name[PROTO_MAX_NAME]; /* NUL-terminated, printable ASCII */
     uint32_t num_envs;             /* E envs per actor rank */
@@ -290,23 +301,6 @@ enum proto_status proto_decode_bye(struct proto_bye *out, const void *msg, size_
 enum proto_status proto_decode_setup(struct proto_setup *out, const void *msg, size_t len,
                                      char *err, size_t errsz);
 
-/* ---- broadcast frames -----------------------------------------------------------------------
- * A broadcast moves the same number of bytes on every rank, so rank 0 puts a message into a
- * frame of the channel's fixed size: an 8-byte little-endian length, then the message bytes.
- * Length 0 closes the channel (no online phase after SETUP; the end of the run after WEIGHTS). */
-
-#define PROTO_FRAME_HEADER 8
-/* bytes of a frame for messages of up to max_msg bytes */
-size_t proto_frame_bytes(size_t max_msg);
-/* writes msg into frame (frame_bytes long; msg must fit) */
-void proto_frame_put(unsigned char *frame, size_t frame_bytes, const struct proto_buf *msg);
-/* writes the closing frame (length 0) */
-void proto_frame_close(unsigned char *frame);
-/* the message of a received frame: 1 with *msg, *len; 0 when it closes the channel; -1 when
- * the length field exceeds the frame */
-int proto_frame_get(const unsigned char *frame, size_t frame_bytes, const unsigned char **msg,
-                    size_t *len);
-
 /* the message checksum: XXH64 with seed 0 of n bytes (data may be NULL when n == 0) */
 uint64_t proto_checksum(const void *data, size_t n);
 
@@ -323,7 +317,8 @@ struct proto_stats {
 };
 
 /* counts st (PROTO_OK counts as accepted); a drop logs one warn line with the sender's rank and
- * err, at most one line per log_interval (later ones report how many were suppressed) */
+ * err, at most one line per log_interval (later ones report how many were suppressed). Keep
+ * one per peer, so one peer's drops cannot hide another's */
 void proto_stats_count(struct proto_stats *s, enum proto_status st, int rank, const char *err);
 
 #endif

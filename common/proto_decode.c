@@ -3,6 +3,8 @@
  * nothing is allocated, and outputs are written only after the whole message passed. */
 #include "common/proto.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -282,47 +284,60 @@ enum proto_status proto_peek(const void *msg, size_t len, uint32_t *version, uin
 
 /* ---- value checks on raw little-endian bytes ----------------------------------------------- */
 
-/* index of the first NaN/Inf among n floats at p (unaligned), or n */
-static size_t find_nonfinite(const unsigned char *p, size_t n) {
-    // exponent all ones + 1 carries into the sign bit: one OR-reduction; fixed-size blocks so
-    // gcc -O2 vectorises the inner loop
-    uint32_t acc = 0;
+/* index of the first of n floats at p (unaligned) that is NaN, infinite or beyond +-limit, or
+ * n. For IEEE floats the magnitude bits order like the values, with Inf and NaN above every
+ * finite one, so one integer compare per value does all three; fixed-size blocks so gcc -O2
+ * vectorises the OR-reduction */
+static size_t find_beyond(const unsigned char *p, size_t n, float limit) {
+    uint32_t lim;
+    memcpy(&lim, &limit, 4);
+    unsigned bad = 0;
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         uint32_t u[16];
         memcpy(u, p + 4 * i, sizeof u);
         for (int j = 0; j < 16; j++) {
-            acc |= (u[j] & 0x7f800000u) + 0x00800000u;
+            bad |= (u[j] & 0x7fffffffu) > lim;
         }
     }
     for (; i < n; i++) {
         uint32_t u;
         memcpy(&u, p + 4 * i, 4);
-        acc |= (u & 0x7f800000u) + 0x00800000u;
+        bad |= (u & 0x7fffffffu) > lim;
     }
-    if (!(acc & 0x80000000u)) {
-        return n;
-    }
-    for (i = 0; i < n; i++) {
+    for (i = 0; bad && i < n; i++) {
         uint32_t u;
         memcpy(&u, p + 4 * i, 4);
-        if ((u & 0x7f800000u) == 0x7f800000u) {
+        if ((u & 0x7fffffffu) > lim) {
             return i;
         }
     }
     return n;
 }
 
-static enum proto_status check_finite(struct dec *d, const char *field, const unsigned char *p,
-                                      size_t rows, size_t cols) {
-    size_t i = find_nonfinite(p, rows * cols);
+/* every value finite and within +-limit (FLT_MAX: finite only); the first one that is not
+ * gives nonfinite or magnitude */
+static enum proto_status check_bounded(struct dec *d, const char *field, const unsigned char *p,
+                                       size_t rows, size_t cols, float limit) {
+    size_t i = find_beyond(p, rows * cols, limit);
     if (i == rows * cols) {
         return PROTO_OK;
     }
     float v;
     memcpy(&v, p + 4 * i, 4);
-    return dec_fail(d, PROTO_ERR_NONFINITE, "%s[%zu][%zu] is %g (row, col); values must be finite",
-                    field, i / cols, i % cols, (double)v);
+    if (!isfinite(v)) {
+        return dec_fail(d, PROTO_ERR_NONFINITE,
+                        "%s[%zu][%zu] is %g (row, col); values must be finite", field, i / cols,
+                        i % cols, (double)v);
+    }
+    return dec_fail(d, PROTO_ERR_MAGNITUDE,
+                    "%s[%zu][%zu] is %g (row, col); values must be within +-%g", field, i / cols,
+                    i % cols, (double)v, (double)limit);
+}
+
+static enum proto_status check_finite(struct dec *d, const char *field, const unsigned char *p,
+                                      size_t rows, size_t cols) {
+    return check_bounded(d, field, p, rows, cols, FLT_MAX);
 }
 
 /* index of the first byte > 1 among n, or n */
@@ -417,11 +432,11 @@ enum proto_status proto_check_hello(const struct proto_hello *h, const struct pr
 static enum proto_status check_transitions(struct dec *d, struct proto_transitions *t,
                                            const struct proto_dims *dm) {
     size_t n = t->n, k = t->n_episodes, O = t->obs_dim, A = t->act_dim;
-    TRY(check_finite(d, "obs", t->obs, n, O));
-    TRY(check_finite(d, "act", t->act, n, A));
-    TRY(check_finite(d, "rew", t->rew, n, 1));
-    TRY(check_finite(d, "next_obs", t->next_obs, n, O));
-    TRY(check_finite(d, "ep_return", t->ep_ret, k, 1));
+    TRY(check_bounded(d, "obs", t->obs, n, O, PROTO_MAX_ABS));
+    TRY(check_bounded(d, "act", t->act, n, A, PROTO_MAX_ABS));
+    TRY(check_bounded(d, "rew", t->rew, n, 1, PROTO_MAX_ABS));
+    TRY(check_bounded(d, "next_obs", t->next_obs, n, O, PROTO_MAX_ABS));
+    TRY(check_bounded(d, "ep_return", t->ep_ret, k, 1, PROTO_MAX_RETURN));
     TRY(check_flags(d, "terminal", t->terminal, n));
     TRY(check_flags(d, "mask", t->mask, n));
     TRY(check_flags(d, "ep_success", t->ep_success, k));
@@ -596,7 +611,7 @@ enum proto_status proto_decode_control(struct proto_control *out, const void *ms
     struct dec d;
     struct proto_control c = {0, 0, 0};
     TRY(dec_begin(&d, msg, len, PROTO_KIND_CONTROL, PROTO_FIELDS_CONTROL, 0, NULL, err, errsz));
-    TRY(rd_u32(&d, "cmd", PROTO_CTRL_ACCEPT, PROTO_CTRL_STOP, PROTO_ERR_RANGE, &c.cmd));
+    TRY(rd_u32(&d, "cmd", PROTO_CTRL_ACCEPT, PROTO_CTRL_END, PROTO_ERR_RANGE, &c.cmd));
     TRY(rd_u32(&d, "credits", 0, UINT32_MAX, PROTO_ERR_RANGE, &c.credits));
     TRY(rd_u32(&d, "wver", 0, UINT32_MAX, PROTO_ERR_RANGE, &c.wver));
     TRY(dec_finish(&d));

@@ -21,6 +21,12 @@ double now_sec(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+double cpu_sec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 void sleep_us(long us) {
     struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
     while (nanosleep(&ts, &ts) != 0) {
@@ -69,6 +75,20 @@ int all_finite(const float *x, size_t n) {
         ok &= isfinite(x[i]) ? 1 : 0;
     }
     return ok;
+}
+
+size_t first_beyond(const float *x, size_t n, float limit) {
+    // one pass that vectorises (no early exit), then the index
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        bad |= !(fabsf(x[i]) < limit);
+    }
+    for (size_t i = 0; bad && i < n; i++) {
+        if (!(fabsf(x[i]) < limit)) {
+            return i;
+        }
+    }
+    return n;
 }
 
 uint64_t fnv1a64(uint64_t h, const void *data, size_t n) {

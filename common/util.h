@@ -27,6 +27,8 @@ _Noreturn void floq_assert_fail(const char *cond, const char *file, int line);
 
 /* monotonic clock in seconds */
 double now_sec(void);
+/* CPU seconds this process has used so far (all its threads) */
+double cpu_sec(void);
 
 /* sleeps for the given number of microseconds (nanosleep) */
 void sleep_us(long us);
@@ -43,6 +45,9 @@ int closest_name(const char *s, const char *const *names, int n);
 
 /* 1 if every value is finite */
 int all_finite(const float *x, size_t n);
+/* index of the first value that is NaN or has |x| >= limit (INFINITY: the first non-finite),
+ * or n when there is none */
+size_t first_beyond(const float *x, size_t n, float limit);
 
 /* formats one line into err[errsz], the library-code error convention; err may be NULL */
 void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

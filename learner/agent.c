@@ -128,6 +128,18 @@ int agent_cfg_check(const struct agent_cfg *c, char *err, size_t errsz) {
     if (!isfinite(c->r_min) || !isfinite(c->r_max) || c->r_min > c->r_max) {
         BAD("agent: reward range [%g, %g] is not valid", c->r_min, c->r_max);
     }
+    /* the critic's value support (HL-Gauss bins) must have room: all-equal rewards need a
+     * margin */
+    float g1 = 1.0f - c->discount;
+    float qmin = (c->r_min - c->reward_offset) / g1, qmax = (c->r_max + c->reward_offset) / g1;
+    float width = (qmax - qmin) / (float)(c->num_bins - 1);
+    if (!(qmax > qmin) || !isfinite(qmin) || !isfinite(qmax) || !(width > 0) ||
+        !(c->sigma * width > 0) || !isfinite(c->sigma * width)) {
+        BAD("agent: the critic's value support [%g, %g] is empty or not finite: the rewards span "
+            "[%g, %g] and --agent.reward_offset is %g; give --agent.reward_offset > 0 (default "
+            "0.01)",
+            qmin, qmax, c->r_min, c->r_max, c->reward_offset);
+    }
     return 0;
 #undef BAD
 }
@@ -205,6 +217,31 @@ int agent_layout(const struct agent_cfg *c, struct param_block *pb, char *err, s
     *pb = a->pb; /* the views move to the caller */
     mem_free(a);
     return 0;
+}
+
+size_t agent_init_bytes(const struct agent_cfg *c) {
+    struct param_block pb;
+    char why[256];
+    if (agent_layout(c, &pb, why, sizeof why)) {
+        return 0;
+    }
+    param_free(&pb);
+    struct agent *a = mem_alloc(sizeof *a);
+    a->c = *c;
+    register_nets(a);
+    size_t B = (size_t)c->batch_size,
+           BR = B * (size_t)(c->kind == AGENT_FLOQ ? c->noise_samples : 1);
+    size_t O = (size_t)c->obs_dim, A = (size_t)c->act_dim, E = AGENT_MAX_E;
+    /* params, grads, Adam moments, target; the tapes; the per-row scratch of agent_init */
+    size_t n = 4 * param_mark(&a->pb) + a->critic_end;
+    n += BR * (O + 4 * A + (size_t)a->din_critic + 4 * E + 4) +
+         B * (2 * (O + A) + 3 * A + 2 * E + 4);
+    size_t bytes = n * sizeof(float) + mlp_tape_bytes(&a->critic, (int)BR) +
+                   mlp_tape_bytes(&a->bc, (int)B) + mlp_tape_bytes(&a->onestep, (int)BR) +
+                   (c->kind == AGENT_FLOQ ? mlp_tape_bytes(&a->distill, (int)B) : 0);
+    param_free(&a->pb);
+    mem_free(a);
+    return bytes;
 }
 
 /* one update thread's scratch for nb transitions (nb R replicated rows) */
@@ -929,10 +966,50 @@ void agent_apply(struct agent *a) {
     a->t_apply += now_sec() - t0;
 }
 
-void agent_update(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
+/* gradients this large square to infinity in Adam's second moment */
+#define AGENT_MAX_GRAD 1e18f
+
+/* names the first loss term or gradient that is not finite (or a gradient too large for Adam)
+ * in a->bad_term; 0 when there is none */
+static int find_bad_term(struct agent *a) {
+    const struct agent_metrics *m = &a->metrics;
+    int floq = a->c.kind == AGENT_FLOQ;
+    const struct {
+        const char *name;
+        double v;
+    } terms[] = {
+        {floq ? "floq_loss" : "critic_loss", floq ? m->floq_loss : m->critic_loss},
+        {"distilled_critic_loss", floq ? m->distilled_critic_loss : 0},
+        {"bc_flow_loss", m->bc_flow_loss},
+        {"distill_loss", m->distill_loss},
+        {"q_loss", m->q_loss},
+        {"total_loss", m->total_loss},
+    };
+    for (size_t i = 0; i < FLOQ_ARRAY_LEN(terms); i++) {
+        if (!isfinite(terms[i].v)) {
+            snprintf(a->bad_term, sizeof a->bad_term, "%s is %g", terms[i].name, terms[i].v);
+            return -1;
+        }
+    }
+    size_t i = first_beyond(a->pb.g, a->pb.n, AGENT_MAX_GRAD);
+    if (i < a->pb.n) {
+        const struct param_view *v = param_view_at(&a->pb, i);
+        snprintf(a->bad_term, sizeof a->bad_term, "the gradient of %s is %g",
+                 v ? v->name : "padding", (double)a->pb.g[i]);
+        return -1;
+    }
+    return 0;
+}
+
+int agent_update(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
     agent_grads(a, b, d);
     /* a data-parallel learner sums pb.g over its ranks here */
+    if (find_bad_term(a)) {
+        return -1; /* not applied: the parameters stay the last good ones */
+    }
     agent_apply(a);
+    a->bad_term[0] = 0;
+    return 0;
 }
 
 void agent_evaluate(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {

@@ -7,7 +7,8 @@
  *   if (agent_init(&ag, &c, seed, err, sizeof err)) ...;   // params drawn from the seed
  *   agent_set_threads(&ag, pool_cores(), err, sizeof err); // optional: N update threads
  *   struct agent_draws d;  agent_draws_alloc(&d, &c);  agent_draws_sample(&d, &c, &rng);
- *   agent_update(&ag, &batch, &d);                        // one update: losses, Adam, Polyak
+ *   if (agent_update(&ag, &batch, &d)) ...;    // one update: losses, Adam, Polyak; -1 when
+ *                                              // a loss or gradient is not finite (ag.bad_term)
  *   ag.metrics.critic_loss ...
  *
  * Threads: with N threads each takes a fixed contiguous share of the batch's transitions (with
@@ -124,6 +125,7 @@ struct agent {
     float noise_lo, noise_hi; /* [l, h) of the initial noise */
     long step;
     struct agent_metrics metrics;
+    char bad_term[128]; /* after a refused update: "floq_loss is nan", "the gradient of ..." */
     /* update threads (agent_set_threads; 1 after agent_init). Worker 0 is sized for the whole
      * batch (the read-outs use it); the others for their share. */
     int maxB, nthreads;
@@ -161,6 +163,9 @@ struct policy_cfg agent_policy(const struct agent_cfg *c);
 /* the views of the trainable block of an agent with this config, registered into pb (nothing
  * allocated but the view table; param_free(pb) after); 0, or -1 when the config is invalid */
 int agent_layout(const struct agent_cfg *c, struct param_block *pb, char *err, size_t errsz);
+/* an estimate (within a few percent) of the bytes agent_init allocates for c; 0 when c is not
+ * valid. A loader bounds a file's config with it before allocating */
+size_t agent_init_bytes(const struct agent_cfg *c);
 
 void agent_draws_alloc(struct agent_draws *d, const struct agent_cfg *c);
 void agent_draws_sample(struct agent_draws *d, const struct agent_cfg *c, struct rng *r);
@@ -172,11 +177,15 @@ void agent_draws_free(struct agent_draws *d);
  * message (the agent then keeps its previous threads). Not during an update. */
 int agent_set_threads(struct agent *a, int n, char *err, size_t errsz);
 
-/* one update (spec §6): all losses and grads at the current params, Adam, Polyak */
-void agent_update(struct agent *a, const struct agent_batch *b, const struct agent_draws *d);
+/* one update (spec §6): all losses and grads at the current params, Adam, Polyak. 0; or -1
+ * when a loss term or a gradient is not finite (or a gradient is beyond 1e18, which Adam's
+ * second moment would square to infinity): then nothing is applied, the parameters, moments
+ * and target stay as they were, and a->bad_term names the term */
+int agent_update(struct agent *a, const struct agent_batch *b, const struct agent_draws *d);
 /* the first half of agent_update: losses, metrics and the whole batch's gradient in pb.g */
 void agent_grads(struct agent *a, const struct agent_batch *b, const struct agent_draws *d);
-/* the second half: Polyak (pre-update online params), then one Adam step with pb.g */
+/* the second half: Polyak (pre-update online params), then one Adam step with pb.g. The halves
+ * check nothing; agent_update checks the losses and pb.g between them */
 void agent_apply(struct agent *a);
 /* the same losses and metrics without touching any parameter (validation) */
 void agent_evaluate(struct agent *a, const struct agent_batch *b, const struct agent_draws *d);

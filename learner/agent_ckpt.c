@@ -1,5 +1,6 @@
 #include "learner/agent_ckpt.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,39 @@ static int layout_diff(const char *a, const char *b, char *why, size_t whysz) {
     return 0;
 }
 
+/* the first non-finite value among the agent's arrays: 0, or -1 with "<array>[i] (<view>) is
+ * <value>" in why */
+static int agent_nonfinite(const struct agent *a, char *why, size_t whysz) {
+    const struct {
+        const char *name;
+        const float *x;
+        size_t n;
+    } arr[] = {{"params", a->pb.w, a->pb.n},
+               {"adam_m", a->pb.m, a->pb.n},
+               {"adam_v", a->pb.v, a->pb.n},
+               {"target", a->target, a->critic_end}};
+    for (size_t k = 0; k < FLOQ_ARRAY_LEN(arr); k++) {
+        size_t i = first_beyond(arr[k].x, arr[k].n, INFINITY);
+        if (i < arr[k].n) {
+            const struct param_view *v = param_view_at(&a->pb, i);
+            seterr(why, whysz, "%s[%zu] (%s) is %g", arr[k].name, i, v ? v->name : "padding",
+                   (double)arr[k].x[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int agent_ckpt_save(const struct train_cfg *tc, const struct agent *a, const struct rng *sampler,
                     const struct rng *draws, uint64_t step, char *err, size_t errsz) {
+    char why[256];
+    if (agent_nonfinite(a, why, sizeof why)) {
+        seterr(err, errsz,
+               "checkpoint: not saving step %llu of %.300s: %s; the checkpoints already there "
+               "are kept",
+               (unsigned long long)step, tc->run_dir, why);
+        return -1;
+    }
     char dir[TRAIN_PATH_MAX + 32], path[TRAIN_PATH_MAX + 64];
     snprintf(dir, sizeof dir, "%s/checkpoints", tc->run_dir);
     mkdir(dir, 0777);
@@ -125,15 +157,29 @@ static int check_layout(const struct ckpt *ck, const struct agent_cfg *ac, const
     return rc;
 }
 
-/* the training generators, when present */
-static void read_state(const struct ckpt *ck, uint64_t step, struct agent_ckpt_state *st) {
-    char why[256];
+/* the training generators: an entry that is missing (a checkpoint of an older build) leaves
+ * the run to fresh streams, with a warning; one that is present but not a generator state is
+ * damage, and the load fails */
+static int read_state(const struct ckpt *ck, uint64_t step, const char *path,
+                      struct agent_ckpt_state *st, char *err, size_t errsz) {
     memset(st, 0, sizeof *st);
     st->step = step;
-    st->has_sampler = ckpt_get_bytes_exact(ck, "rng_sampler", &st->sampler, sizeof st->sampler, why,
-                                           sizeof why) == 0;
-    st->has_draws =
-        ckpt_get_bytes_exact(ck, "rng_draws", &st->draws, sizeof st->draws, why, sizeof why) == 0;
+    static const char *const keys[2] = {"rng_sampler", "rng_draws"};
+    struct rng *dst[2] = {&st->sampler, &st->draws};
+    int *has[2] = {&st->has_sampler, &st->has_draws};
+    for (int i = 0; i < 2; i++) {
+        if (!ckpt_find(ck, keys[i])) {
+            log_warn("%s has no %s entry (an older build wrote it): the resumed run draws from "
+                     "fresh streams and is not bit-for-bit the uninterrupted one",
+                     path, keys[i]);
+            continue;
+        }
+        if (ckpt_get_bytes_exact(ck, keys[i], dst[i], sizeof *dst[i], err, errsz)) {
+            return -1;
+        }
+        *has[i] = 1;
+    }
+    return 0;
 }
 
 int agent_ckpt_load(struct agent *a, struct train_cfg *tc, const char *path, int max_rows,
@@ -177,6 +223,20 @@ int agent_ckpt_load(struct agent *a, struct train_cfg *tc, const char *path, int
     if (check_layout(&ck, &ac, path, err, errsz)) {
         goto out;
     }
+    /* the parameters match the file, but batch and noise sizes could still ask for any amount
+     * of scratch: bound what the config allocates by what a real checkpoint of that size needs */
+    struct stat fst;
+    uint64_t fbytes = stat(path, &fst) == 0 ? (uint64_t)fst.st_size : 0;
+    uint64_t need = agent_init_bytes(&ac), cap = ((uint64_t)1 << 30) + 1024 * fbytes;
+    if (need > cap) {
+        seterr(err, errsz,
+               "%.300s: its config (batch_size %d, noise_samples %d) would allocate %llu MiB, more "
+               "than a %llu-byte checkpoint can need (at most %llu MiB); the checkpoint is "
+               "damaged",
+               path, ac.batch_size, ac.noise_samples, (unsigned long long)(need >> 20),
+               (unsigned long long)fbytes, (unsigned long long)(cap >> 20));
+        goto out;
+    }
     int R = ac.kind == AGENT_FLOQ ? ac.noise_samples : 1;
     if (max_rows > ac.batch_size * R) {
         ac.batch_size = (max_rows + R - 1) / R;
@@ -191,10 +251,18 @@ int agent_ckpt_load(struct agent *a, struct train_cfg *tc, const char *path, int
         agent_free(a);
         goto out;
     }
+    char why[256];
+    if (agent_nonfinite(a, why, sizeof why)) {
+        seterr(err, errsz, "%.300s holds a non-finite value: %s; the checkpoint is damaged", path,
+               why);
+        agent_free(a);
+        goto out;
+    }
     a->opt.count = (long)cnt;
     a->step = (long)upd;
-    if (st) {
-        read_state(&ck, step, st);
+    if (st && read_state(&ck, step, path, st, err, errsz)) {
+        agent_free(a);
+        goto out;
     }
     rc = 0;
 out:

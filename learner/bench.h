@@ -11,7 +11,8 @@
  *   envs     vecenv steps/s per env vs raw mj_step on the same model
  *   actor    an actor's env steps/s with batched policy inference vs the bare vecenv
  *   proto    learner ingest / validation / actor encode vs memcpy of the same bytes
- *   bcast    the paper-size weight broadcast vs a raw broadcast (mpirun, >= 2 ranks)
+ *   bcast    the paper-size weights' fan-out (point to point, as online) vs a raw broadcast
+ *            (mpirun, >= 2 ranks)
  *   allreduce  the paper preset's gradient summed over all ranks vs the update time (mpirun)
  *
  * Above every other layer (it times them all); nothing includes this header but main.c.

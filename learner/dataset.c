@@ -138,8 +138,9 @@ static int h5_read_enum(hid_t ds, hid_t ft, float *out, size_t count) {
     if (sup >= 0) {
         size_t sz = H5Tget_size(sup);
         int sgn = H5Tget_sign(sup) == H5T_SGN_2;
-        unsigned char *buf = mem_alloc(count * sz);
-        if ((sz == 1 || sz == 2 || sz == 4 || sz == 8) &&
+        /* count <= H5_MAX_BYTES / 4 (h5_col), so count * sz cannot wrap */
+        unsigned char *buf = sz <= 8 ? mem_try_alloc(count * sz) : NULL;
+        if (buf && (sz == 1 || sz == 2 || sz == 4 || sz == 8) &&
             H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0) {
             for (size_t i = 0; i < count; i++) {
                 int64_t v = 0;
@@ -172,8 +173,24 @@ static int h5_read_enum(hid_t ds, hid_t ft, float *out, size_t count) {
     return rc;
 }
 
+/* a declared HDF5 column is refused above H5_MAX_BYTES as float32, or when it declares more
+ * than H5_MAX_RATIO times the values its stored bytes can hold (deflate tops out near 1032:1;
+ * a 1.4 KB file must not make the loader allocate gigabytes) */
+#define H5_MAX_BYTES ((uint64_t)1 << 40)
+#define H5_MAX_RATIO 4096u
+
+static const char *h5_shape(const hsize_t *dims, int nd, char *buf, size_t n) {
+    if (nd == 2) {
+        snprintf(buf, n, "(%llu, %llu)", (unsigned long long)dims[0], (unsigned long long)dims[1]);
+    } else {
+        snprintf(buf, n, "(%llu,)", (unsigned long long)dims[0]);
+    }
+    return buf;
+}
+
 static int h5_col(hid_t f, const char *path, int k, struct col *c, char *err, size_t errsz) {
     const char *key = key_name[k];
+    char why[64];
     if (H5Lexists(f, key, H5P_DEFAULT) <= 0) {
         return 0;
     }
@@ -204,13 +221,38 @@ static int h5_col(hid_t f, const char *path, int k, struct col *c, char *err, si
     c->cols = nd == 2 ? (size_t)dims[1] : 1;
     c->shape[0] = (int64_t)dims[0];
     c->shape[1] = nd == 2 ? (int64_t)dims[1] : 0;
-    if (dims[0] > (hsize_t)INT64_MAX || (nd == 2 && dims[1] > (hsize_t)INT64_MAX) ||
-        (c->cols && c->rows > SIZE_MAX / sizeof(float) / c->cols)) {
-        seterr(err, errsz, "dataset: %s: '%s' has an absurd shape", path, key);
+    /* the declared shape is the file's claim: bound it before allocating. Whole-number
+     * arithmetic in uint64 (hsize_t), each step checked */
+    uint64_t count = 0, esz = ft >= 0 ? (uint64_t)H5Tget_size(ft) : 0;
+    if (dims[0] > H5_MAX_BYTES / 4 || (nd == 2 && dims[1] > H5_MAX_BYTES / 4) ||
+        (nd == 2 && dims[1] != 0 && dims[0] > H5_MAX_BYTES / 4 / dims[1])) {
+        seterr(err, errsz,
+               "dataset: %s: '%s' declares shape %s, over %llu GiB as float32; the file is "
+               "damaged",
+               path, key, h5_shape(dims, nd, why, sizeof why),
+               (unsigned long long)(H5_MAX_BYTES >> 30));
         goto out;
     }
-    size_t count = c->rows * c->cols;
-    c->x = mem_alloc(count * sizeof(float));
+    count = dims[0] * (nd == 2 ? dims[1] : 1);
+    /* the bytes stored for it (compressed or not) must be able to hold that many values */
+    uint64_t stored = (uint64_t)H5Dget_storage_size(ds);
+    if (esz == 0 || count / H5_MAX_RATIO > (stored + 1024) / esz) {
+        seterr(err, errsz,
+               "dataset: %s: '%s' declares shape %s (%llu values of %llu bytes) but the file "
+               "stores %llu bytes for it; the file is damaged or truncated",
+               path, key, h5_shape(dims, nd, why, sizeof why), (unsigned long long)count,
+               (unsigned long long)esz, (unsigned long long)stored);
+        goto out;
+    }
+    c->x = mem_try_alloc((size_t)count * sizeof(float));
+    if (!c->x) {
+        seterr(err, errsz,
+               "dataset: %s: '%s' of shape %s needs %llu MiB as float32, more than this "
+               "machine can allocate",
+               path, key, h5_shape(dims, nd, why, sizeof why),
+               (unsigned long long)(count * sizeof(float) >> 20));
+        goto out;
+    }
     int bad = cl == H5T_ENUM
                   ? h5_read_enum(ds, ft, c->x, count)
                   : (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->x) < 0);

@@ -8,11 +8,13 @@
 #include "actor/actor_rank.h"
 #include "common/cfg.h"
 #include "common/comm.h"
+#include "common/sig.h"
 #include "common/util.h"
 #include "learner/bench.h"
 #include "learner/collect_ckpt.h"
 #include "learner/eval.h"
 #include "learner/landscape.h"
+#include "learner/online.h"
 #include "learner/plot.h"
 #include "learner/q.h"
 #include "learner/train.h"
@@ -24,16 +26,20 @@
  * launcher, one process whose actor runs inline */
 static int train_cmd(int argc, char **argv) {
     if (cfg_wants_help(argc, argv) || !comm_launched()) {
+        sig_install(); /* SIGTERM/SIGUSR1/SIGINT: a checkpoint, then exit 3 */
         return train_main(argc, argv);
     }
     if (comm_init(NULL, NULL)) {
         fprintf(stderr, "floq train: MPI failed to start\n");
         return 1;
     }
+    /* after MPI_Init, so these handlers are the ones; actor ranks keep acting on a first signal
+     * (the learner stops them), and every rank exits at once on a second */
+    sig_install();
     int rc;
     if (comm_rank() == 0) {
         rc = train_main(argc, argv);
-        if (rc != 0 && comm_size() > 1) {
+        if (rc != 0 && rc != TRAIN_EXIT_INTERRUPTED && comm_size() > 1) {
             fprintf(stderr, "floq train: the learner failed (exit %d); stopping every rank\n", rc);
             fflush(stderr);
             comm_abort(rc);
@@ -47,7 +53,24 @@ static int train_cmd(int argc, char **argv) {
 #endif
         rc = actor_rank_main(); /* what to run comes in the learner's SETUP message */
     }
-    comm_finalize();
+    if (comm_rank() == 0) {
+        /* an actor rank that did not answer END may never reach MPI_Finalize: the learner's
+         * work is saved, so it ends the job, before any rank is inside MPI_Finalize (Open MPI's
+         * launcher can hang aborting a job with a rank there). MPI_Finalize itself is watched
+         * too. */
+        double deadline;
+        const char *why = online_unfinished(&deadline);
+        int code = rc ? rc : TRAIN_EXIT_UNFINISHED;
+        if (why) {
+            fprintf(stderr, "floq train: %s; ending the job (exit %d)\n", why, code);
+            fflush(stderr);
+            comm_abort(code);
+        }
+        comm_finalize(deadline, code, "an actor rank has not finished");
+    } else {
+        comm_finalize(0, 0, NULL);
+    }
+    sig_done(rc);
     return rc;
 }
 

@@ -4,61 +4,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "actor/actor.h"
 #include "common/comm.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/proto.h"
+#include "common/sig.h"
 #include "common/util.h"
+#include "learner/fleet.h"
 
-/* the SETUP frame every actor rank waits for: what to run, or (s NULL, a closed frame) that no
- * online phase follows; -1 when s cannot be encoded */
-static int broadcast_setup(const struct proto_setup *s, char *err, size_t errsz) {
-    size_t fb = proto_frame_bytes(PROTO_SMALL_BYTES);
-    unsigned char *frame = mem_alloc(fb);
-    struct proto_buf msg;
-    proto_buf_init(&msg, PROTO_SMALL_BYTES);
-    int rc = 0;
-    if (!s) {
-        proto_frame_close(frame);
-    } else if ((rc = proto_encode_setup(&msg, s, err, errsz)) == 0) {
-        proto_frame_put(frame, fb, &msg);
+/* why some rank may not reach MPI_Finalize (online_unfinished); empty when all will */
+static char g_unfinished[1024];
+
+static double g_peer_timeout = 60;
+
+void online_release_actors(double timeout_s) {
+    g_peer_timeout = timeout_s;
+    if (comm_initialized() && comm_size() > 1 && fleet_release(timeout_s) > 0) {
+        snprintf(g_unfinished, sizeof g_unfinished, "actor rank(s) did not answer END within %g s",
+                 timeout_s);
     }
-    if (rc == 0) {
-        struct comm_req req = {0};
-        comm_ibcast(&req, frame, fb);
-        comm_wait(&req);
-        comm_req_free(&req);
-    }
-    proto_buf_free(&msg);
-    mem_free(frame);
-    return rc;
 }
 
-void online_release_actors(void) {
-    if (comm_initialized() && comm_size() > 1) {
-        broadcast_setup(NULL, NULL, 0);
-    }
+const char *online_unfinished(double *deadline_s) {
+    *deadline_s = g_peer_timeout;
+    return g_unfinished[0] ? g_unfinished : NULL;
 }
 
 /* ---------------------------------------------------------------------------------------- */
-
-struct peer {
-    int accepted, refused, bye, stopped;
-    int E;
-    uint32_t max_batch;
-    uint64_t granted, received, env_steps, last_env_steps, last_received;
-    uint64_t written_off; /* granted env steps given up after the actor fell silent */
-    double last_msg;      /* now_sec() of its last accepted message */
-    uint64_t wait_us, last_wait_us;
-    uint64_t window;
-};
-
-/* env steps of its grants the actor has used (reported) or that were written off */
-static uint64_t peer_consumed(const struct peer *p) {
-    return FLOQ_MAX(p->env_steps, p->written_off);
-}
 
 /* the learner during the online phase: what it learns into, pacing counters, interval stats */
 struct online_phase {
@@ -71,13 +46,15 @@ struct online_phase {
     long *step;
     long step0;
     uint64_t received, updates, target_updates;
-    double t_update;     /* now_sec() of the last update (for the stall message) */
-    uint32_t published;  /* newest weight version broadcast (= update count at the time) */
+    double t_update;    /* now_sec() of the last update (for the stall message) */
+    uint32_t published; /* newest weight version sent out (= update count at the time) */
     /* interval stats */
     double t_last, wait_s, lag_sum, lag_min, lag_max;
     uint64_t lag_n, ep_n, recv_last, upd_last, env_last;
     double ep_ret, ep_succ;
-    struct proto_stats ps;
+    uint64_t bad[PROTO_STATUS_COUNT]; /* bad messages by reason so far, over every rank */
+    int lost;                         /* ranks refused or cut off */
+    int *order;                       /* (ranks) grant()'s scratch */
     int bad_update;
 };
 
@@ -108,7 +85,9 @@ static void emit(struct online_phase *ph, int actors, double actor_wait, uint64_
     s.episodes = ph->ep_n;
     s.ep_return = ph->ep_n ? ph->ep_ret / (double)ph->ep_n : NAN;
     s.ep_success = ph->ep_n ? ph->ep_succ / (double)ph->ep_n : NAN;
-    s.bad_messages = ph->ps.bad_total;
+    s.bad_messages = ph->bad[PROTO_OK];
+    memcpy(s.bad_by, ph->bad, sizeof s.bad_by);
+    s.actors_lost = ph->lost;
     s.actors = actors;
     ph->h->log(ph->h->ctx, *ph->step, &s);
     ph->t_last = now;
@@ -124,7 +103,9 @@ static uint64_t utd_updates(float utd, uint64_t n) {
     return (uint64_t)floor(u * (double)n * (1.0 + 1e-9) + 1e-9);
 }
 
-/* one update if the data allows it; returns 1 if it ran */
+/* one update if the data allows it; returns 1 if it ran (2: and a metrics row is due), 0 if
+ * not, -1 if the agent refused it (a non-finite loss or gradient): the caller stops at once,
+ * before any checkpoint or weights leave */
 static int maybe_update(struct online_phase *ph) {
     uint64_t allowed = utd_updates(ph->tc->utd, ph->received);
     if (allowed > ph->target_updates) {
@@ -136,13 +117,13 @@ static int maybe_update(struct online_phase *ph) {
     struct agent_batch b;
     replay_sample(ph->rb, ph->sampler, ph->ag->c.batch_size, &b);
     agent_draws_sample(ph->dr, &ph->ag->c, ph->drng);
-    agent_update(ph->ag, &b, ph->dr);
+    *ph->step = ph->step0 + (long)ph->received;
+    if (agent_update(ph->ag, &b, ph->dr)) {
+        ph->bad_update = 1;
+        return -1;
+    }
     ph->updates++;
     ph->t_update = now_sec();
-    if (!isfinite(ph->ag->metrics.total_loss)) {
-        ph->bad_update = 1;
-    }
-    *ph->step = ph->step0 + (long)ph->received;
     if (ph->updates % (uint64_t)ph->tc->log_interval == 0) {
         return 2;
     }
@@ -189,12 +170,13 @@ static int run_inline(struct online_phase *ph, char *err, size_t errsz) {
     struct actor_sink sink = {inline_transition, inline_episode, ph};
     log_info("online: inline actor (one process), %d env(s) of %s, utd %g, lag 0 by construction",
              tc->num_envs, tc->env_name, tc->utd);
-    while (ph->received < (uint64_t)tc->online_steps && !ph->bad_update) {
+    while (ph->received < (uint64_t)tc->online_steps && !ph->bad_update &&
+           !sig_stop_requested()) {
         ph->published = (uint32_t)ag->step;
         actor_set_weights(&a, ag->pb.w + ag->policy_begin, ph->published);
         actor_step(&a, &sink);
         int r;
-        while ((r = maybe_update(ph)) != 0) {
+        while ((r = maybe_update(ph)) > 0) {
             if (r == 2) {
                 emit(ph, 1, 0, ph->received);
                 ph->h->tick(ph->h->ctx, *ph->step);
@@ -203,7 +185,7 @@ static int run_inline(struct online_phase *ph, char *err, size_t errsz) {
     }
     /* the last updates the data allows (utd x received, at most the target) */
     ph->target_updates = FLOQ_MIN(ph->target_updates, utd_updates(tc->utd, ph->received));
-    while (maybe_update(ph)) {
+    while (!ph->bad_update && !sig_stop_requested() && maybe_update(ph) > 0) {
     }
     *ph->step = ph->step0 + (long)ph->received;
     if (ph->updates != ph->upd_last || ph->received != ph->recv_last) {
@@ -213,216 +195,76 @@ static int run_inline(struct online_phase *ph, char *err, size_t errsz) {
     return ph->bad_update ? -1 : 0;
 }
 
-/* ---- MPI: actor ranks stream transitions, weights go out by broadcast ---- */
+/* ---- MPI: actor ranks stream transitions, weights go to each of them -------------------- */
 
-static void send_small(int dest, int tag, struct proto_buf *b) {
-    struct comm_req r = {0};
-    comm_isend(&r, dest, tag, b->data, b->size);
-    comm_wait(&r);
-    comm_req_free(&r);
-}
-
-static void send_control(int dest, uint32_t cmd, uint32_t credits, uint32_t wver) {
-    struct proto_buf b;
-    proto_buf_init(&b, PROTO_SMALL_BYTES);
-    struct proto_control c = {cmd, credits, wver};
-    char err[128];
-    if (proto_encode_control(&b, &c, err, sizeof err) == 0) {
-        send_small(dest, PROTO_TAG_CONTROL, &b);
-    }
-    proto_buf_free(&b);
-}
-
-/* the actor ranks as the learner sees them: one peer per rank, receive buffers, the weight
- * broadcast in flight */
-struct actor_fleet {
-    int n;                   /* ranks */
-    struct peer *p;          /* (n) */
-    unsigned char *tbuf, *sbuf;
-    size_t tcap;
-    unsigned char *wframe;   /* weight broadcast frame */
-    size_t wframe_bytes;
-    struct comm_req bc;
-    struct proto_buf wmsg;
-    uint64_t granted_total;
-    uint32_t max_batch;
-    int stopping; /* STOP sent: late HELLOs get STOP at once */
-};
-
-static void publish(struct online_phase *ph, struct actor_fleet *fleet) {
-    if (ph->tc->lockstep) {
-        comm_wait(&fleet->bc); /* lock-step: every update's weights reach the actor */
-    }
-    if (!comm_test(&fleet->bc)) {
-        return; /* the previous broadcast is still moving; the next check sends the newest */
-    }
-    struct agent *ag = ph->ag;
-    uint32_t v = (uint32_t)ag->step;
-    char err[256];
-    if (proto_encode_weights(&fleet->wmsg, v, ag->pb.w + ag->policy_begin,
-                             ag->policy_end - ag->policy_begin, err, sizeof err)) {
-        log_error("online: %s", err);
-        comm_abort(1);
-    }
-    proto_frame_put(fleet->wframe, fleet->wframe_bytes, &fleet->wmsg);
-    comm_ibcast(&fleet->bc, fleet->wframe, fleet->wframe_bytes);
-    ph->published = v;
-}
-
-/* receives and handles one waiting message (TRANSITIONS, HELLO, BYE) from rank `from` */
-static void ingest_one(struct online_phase *ph, struct actor_fleet *fleet, int from, int tag) {
-    struct train_cfg *tc = ph->tc;
+/* a validated TRANSITIONS message within its sender's credits (fleet.c checked the rules):
+ * into the replay ring, in two pieces at the wrap */
+static void mpi_rows(void *ctx, const struct proto_transitions *t) {
+    struct online_phase *ph = ctx;
+    struct replay *rb = ph->rb;
     int O = ph->ag->c.obs_dim, A = ph->ag->c.act_dim;
-    char err[512];
-    size_t got;
-    if (from <= 0 || from >= fleet->n) {
-        comm_recv(fleet->sbuf, PROTO_SMALL_BYTES, from, tag, &got);
+    uint32_t done = 0;
+    while (done < t->n) {
+        uint32_t k = (uint32_t)FLOQ_MIN((size_t)(t->n - done), rb->cap - rb->pos);
+        size_t i = rb->pos;
+        struct proto_rows rows = {rb->obs + i * O, rb->act + i * A,      rb->rew + i, rb->term + i,
+                                  rb->mask + i,    rb->next_obs + i * O, NULL};
+        proto_transitions_copy(t, done, k, &rows);
+        rb->pos = (i + k) % rb->cap;
+        rb->size = FLOQ_MIN(rb->cap, rb->size + k);
+        rb->pushed += k;
+        done += k;
+    }
+    ph->received += t->n;
+    *ph->step = ph->step0 + (long)ph->received;
+    /* policy lag against the learner's own update count, not the last version it managed to
+     * send: weights that do not arrive show up as lag */
+    double cur = (double)ph->ag->step;
+    lag_add(ph, cur - t->wver_max, cur - t->wver_min, cur * t->n - (double)t->wver_sum, t->n);
+    for (uint32_t e = 0; e < t->n_episodes; e++) {
+        struct proto_episode ep = proto_transitions_episode(t, e);
+        ph->ep_n++;
+        ph->ep_ret += ep.ret;
+        ph->ep_succ += ep.success;
+    }
+}
+
+/* the newest weights out to every active rank (the fleet skips ranks whose last weights have
+ * not arrived yet; they get the newest when those did). Never sends a non-finite value. */
+static void publish(struct online_phase *ph, struct fleet *fleet) {
+    struct agent *ag = ph->ag;
+    size_t np = ag->policy_end - ag->policy_begin;
+    size_t bad = first_beyond(ag->pb.w + ag->policy_begin, np, INFINITY);
+    if (bad < np) {
+        const struct param_view *pv = param_view_at(&ag->pb, ag->policy_begin + bad);
+        snprintf(ag->bad_term, sizeof ag->bad_term, "parameter %s is %g",
+                 pv ? pv->name : "padding", (double)ag->pb.w[ag->policy_begin + bad]);
+        ph->bad_update = 1;
         return;
     }
-    struct peer *p = &fleet->p[from];
-    if (tag == PROTO_TAG_TRANSITIONS) {
-        if (comm_recv(fleet->tbuf, fleet->tcap, from, tag, &got)) {
-            snprintf(err, sizeof err, "TRANSITIONS of %zu bytes exceeds the bound %zu", got,
-                     fleet->tcap);
-            proto_stats_count(&ph->ps, PROTO_ERR_SIZE, from, err);
-            return;
-        }
-        if (!p->accepted) {
-            proto_stats_count(&ph->ps, PROTO_ERR_KIND, from,
-                              "TRANSITIONS before an accepted HELLO");
-            return;
-        }
-        struct proto_dims d = {.obs_dim = (uint32_t)O,
-                               .act_dim = (uint32_t)A,
-                               .max_batch = p->max_batch,
-                               .wver_max = ph->published};
-        struct proto_transitions t;
-        enum proto_status st = proto_decode_transitions(&t, fleet->tbuf, got, &d, err, sizeof err);
-        if (st == PROTO_OK && t.rank != (uint32_t)from) {
-            snprintf(err, sizeof err, "TRANSITIONS claims rank %u but came from rank %d", t.rank,
-                     from);
-            st = PROTO_ERR_RANGE;
-        }
-        proto_stats_count(&ph->ps, st, from, err);
-        if (st != PROTO_OK) {
-            return;
-        }
-        /* copy into the ring, in two pieces at the wrap */
-        struct replay *rb = ph->rb;
-        uint32_t done = 0;
-        while (done < t.n) {
-            uint32_t k = (uint32_t)FLOQ_MIN((size_t)(t.n - done), rb->cap - rb->pos);
-            size_t i = rb->pos;
-            struct proto_rows rows = {rb->obs + i * O, rb->act + i * A, rb->rew + i,
-                                      rb->term + i, rb->mask + i, rb->next_obs + i * O, NULL};
-            proto_transitions_copy(&t, done, k, &rows);
-            rb->pos = (i + k) % rb->cap;
-            rb->size = FLOQ_MIN(rb->cap, rb->size + k);
-            rb->pushed += k;
-            done += k;
-        }
-        ph->received += t.n;
-        p->received += t.n;
-        p->env_steps = FLOQ_MAX(p->env_steps, t.env_steps);
-        p->last_msg = now_sec();
-        *ph->step = ph->step0 + (long)ph->received;
-        p->wait_us = t.wait_us;
-        double cur = ph->published;
-        lag_add(ph, cur - t.wver_max, cur - t.wver_min, cur * t.n - (double)t.wver_sum, t.n);
-        for (uint32_t e = 0; e < t.n_episodes; e++) {
-            struct proto_episode ep = proto_transitions_episode(&t, e);
-            ph->ep_n++;
-            ph->ep_ret += ep.ret;
-            ph->ep_succ += ep.success;
-        }
-    } else if (tag == PROTO_TAG_HELLO) {
-        if (comm_recv(fleet->sbuf, PROTO_SMALL_BYTES, from, tag, &got)) {
-            proto_stats_count(&ph->ps, PROTO_ERR_SIZE, from, "HELLO over 512 bytes");
-            return;
-        }
-        struct proto_hello h;
-        struct proto_dims d = {.obs_dim = (uint32_t)O,
-                               .act_dim = (uint32_t)A,
-                               .max_batch = fleet->max_batch,
-                               .wver_max = UINT32_MAX};
-        enum proto_status st = proto_decode_hello(&h, fleet->sbuf, got, err, sizeof err);
-        if (st == PROTO_OK) {
-            st = proto_check_hello(&h, &d, tc->env_name, err, sizeof err);
-        }
-        if (st == PROTO_OK && h.rank != (uint32_t)from) {
-            snprintf(err, sizeof err, "HELLO claims rank %u from rank %d", h.rank, from);
-            st = PROTO_ERR_RANGE;
-        }
-        if (st != PROTO_OK) {
-            proto_stats_count(&ph->ps, st, from, err);
-            struct proto_buf b;
-            proto_buf_init(&b, PROTO_SMALL_BYTES);
-            char e2[128];
-            proto_encode_error(&b, st, err, e2, sizeof e2);
-            send_small(from, PROTO_TAG_ERROR, &b);
-            proto_buf_free(&b);
-            p->refused = 1;
-            return;
-        }
-        p->accepted = 1;
-        p->E = (int)h.num_envs;
-        p->max_batch = h.max_batch;
-        p->last_msg = now_sec();
-        if (fleet->stopping) {
-            send_control(from, PROTO_CTRL_ACCEPT, 0, ph->published);
-            send_control(from, PROTO_CTRL_STOP, 0, ph->published);
-            p->stopped = 1;
-            return;
-        }
-        /* the credit window: enough for a few batches of all envs, in whole env steps */
-        uint64_t w = tc->lockstep ? (uint64_t)p->E
-                                  : (uint64_t)FLOQ_MAX(4 * p->E, (int)FLOQ_MIN(h.max_batch, 256u));
-        p->window = (w + (uint64_t)p->E - 1) / (uint64_t)p->E * (uint64_t)p->E;
-        uint64_t remaining = (uint64_t)tc->online_steps > fleet->granted_total
-                                 ? (uint64_t)tc->online_steps - fleet->granted_total
-                                 : 0;
-        uint64_t g = FLOQ_MIN(p->window, (remaining + (uint64_t)p->E - 1) / (uint64_t)p->E *
-                                             (uint64_t)p->E);
-        p->granted = g;
-        fleet->granted_total += g;
-        send_control(from, PROTO_CTRL_ACCEPT, (uint32_t)g, ph->published);
-        log_info("online: actor %d accepted: %u env(s), batches of %u, seed %llu", from,
-                 h.num_envs, h.max_batch, (unsigned long long)h.seed);
-        proto_stats_count(&ph->ps, PROTO_OK, from, NULL);
-    } else if (tag == PROTO_TAG_BYE) {
-        if (comm_recv(fleet->sbuf, PROTO_SMALL_BYTES, from, tag, &got) == 0) {
-            struct proto_bye by;
-            if (proto_decode_bye(&by, fleet->sbuf, got, err, sizeof err) == PROTO_OK) {
-                p->bye = 1;
-                p->env_steps = by.env_steps;
-            }
-        }
-    } else {
-        comm_recv(fleet->sbuf, PROTO_SMALL_BYTES, from, tag, &got);
-        snprintf(err, sizeof err, "unexpected tag %d", tag);
-        proto_stats_count(&ph->ps, PROTO_ERR_KIND, from, err);
+    if (fleet_publish(fleet, (uint32_t)ag->step, ag->pb.w + ag->policy_begin, np)) {
+        ph->published = (uint32_t)ag->step;
     }
 }
 
-static void drain(struct online_phase *ph, struct actor_fleet *fleet) {
-    int from, tag;
-    size_t n;
-    int k = 0;
-    while (k++ < 1000 && comm_poll(-1, -1, &from, &tag, &n)) {
-        ingest_one(ph, fleet, from, tag);
-    }
-    comm_test(&fleet->bc);
+/* 1 when rank a comes before rank b for credits: fewer outstanding, then fewer rows */
+static int peer_before(const struct fleet *fleet, int a, int b) {
+    const struct peer *pa = &fleet->p[a], *pb = &fleet->p[b];
+    uint64_t oa = pa->granted - FLOQ_MIN(pa->granted, fleet_consumed(pa));
+    uint64_t ob = pb->granted - FLOQ_MIN(pb->granted, fleet_consumed(pb));
+    return oa != ob ? oa < ob : pa->received < pb->received;
 }
 
-static void grant(struct online_phase *ph, struct actor_fleet *fleet) {
+/* credits for the active ranks (backpressure is withholding them) */
+static void grant(struct online_phase *ph, struct fleet *fleet) {
     struct train_cfg *tc = ph->tc;
     /* backlog the learner would have if every credit already out came back now */
     uint64_t wtot = 0, owed = 0;
     for (int r = 1; r < fleet->n; r++) {
         struct peer *p = &fleet->p[r];
-        wtot += p->window;
-        if (p->accepted && !p->stopped) {
-            owed += p->granted - FLOQ_MIN(p->granted, peer_consumed(p));
+        if (p->state == PEER_ACTIVE || p->state == PEER_STOPPING) {
+            wtot += p->window;
+            owed += p->granted - FLOQ_MIN(p->granted, fleet_consumed(p));
         }
     }
     double backlog = tc->utd * (double)(ph->received + owed) - (double)ph->updates;
@@ -434,144 +276,144 @@ static void grant(struct online_phase *ph, struct actor_fleet *fleet) {
     /* transitions that may still be granted without the projected backlog passing the limit:
      * received - updates / utd stays within the sum of the windows */
     double room = filling || tc->lockstep ? 1e18 : (limit - backlog) / tc->utd;
+    /* the budget counts rows that arrived and credits still out, so rows lost on the way
+     * (an unstable env, a dropped batch) are granted again */
+    uint64_t budget = (uint64_t)tc->online_steps, used = ph->received + owed;
+    /* the room is shared: the ranks holding the fewest credits (then with the fewest rows so
+     * far) come first, each gets at most an equal part of what is left, so a fast rank cannot
+     * starve a slow one */
+    int n = 0;
+    int *order = ph->order;
     for (int r = 1; r < fleet->n; r++) {
         struct peer *p = &fleet->p[r];
-        if (!p->accepted || p->stopped) {
-            continue;
+        if (p->state == PEER_ACTIVE &&
+            p->granted - FLOQ_MIN(p->granted, fleet_consumed(p)) + (uint64_t)p->E <= p->window) {
+            order[n++] = r;
         }
-        /* outstanding = granted env steps the actor has not consumed yet (its reports count
-         * every env step, so a transition lost to instability or a dropped batch does not
-         * shrink the window for good) */
-        uint64_t consumed = peer_consumed(p);
-        uint64_t out = p->granted - FLOQ_MIN(p->granted, consumed);
-        if (out + (uint64_t)p->E > p->window) {
-            continue;
+    }
+    for (int i = 1; i < n; i++) { /* insertion sort: a few ranks, nearly sorted */
+        for (int j = i; j > 0 && peer_before(fleet, order[j], order[j - 1]); j--) {
+            int t = order[j];
+            order[j] = order[j - 1], order[j - 1] = t;
         }
-        uint64_t remaining = (uint64_t)tc->online_steps > fleet->granted_total
-                                 ? (uint64_t)tc->online_steps - fleet->granted_total
-                                 : 0;
-        if (remaining == 0) {
-            continue;
-        }
-        uint64_t g = (p->window - out) / (uint64_t)p->E * (uint64_t)p->E;
-        uint64_t cap = (remaining + (uint64_t)p->E - 1) / (uint64_t)p->E * (uint64_t)p->E;
-        g = FLOQ_MIN(g, cap);
+    }
+    for (int i = 0; i < n && used < budget; i++) {
+        struct peer *p = &fleet->p[order[i]];
+        uint64_t E = (uint64_t)p->E, out = p->granted - FLOQ_MIN(p->granted, fleet_consumed(p));
+        uint64_t g = (p->window - out) / E * E;
+        g = FLOQ_MIN(g, (budget - used + E - 1) / E * E);
         if (room < 1e17) {
-            g = FLOQ_MIN(g, (uint64_t)(room / (double)p->E) * (uint64_t)p->E);
+            double share = fmax(room / (double)(n - i), (double)E);
+            g = FLOQ_MIN(g, (uint64_t)(fmin(share, room) / (double)E) * E);
         }
         if (g == 0) {
             continue;
         }
         room -= (double)g;
-        p->granted += g;
-        fleet->granted_total += g;
-        send_control(r, PROTO_CTRL_CREDIT, (uint32_t)g, ph->published);
+        used += g;
+        fleet_credit(fleet, order[i], g);
     }
 }
 
 /* per-actor rows (actors.csv through the hook) and the summed actor wait of the interval */
-static double actor_interval(struct online_phase *ph, struct actor_fleet *fleet) {
+static double actor_interval(struct online_phase *ph, struct fleet *fleet) {
     double now = now_sec(), dt = fmax(now - ph->t_last, 1e-9), wait = 0;
     for (int r = 1; r < fleet->n; r++) {
         struct peer *p = &fleet->p[r];
-        if (!p->accepted) {
+        if (p->state == PEER_WAITING || p->state == PEER_REFUSED) {
             continue;
         }
-        double w = (double)(p->wait_us - p->last_wait_us) * 1e-6;
+        uint64_t used = FLOQ_MAX(p->claimed, p->received);
+        double w = (double)(p->wait_us - FLOQ_MIN(p->wait_us, p->last_wait_us)) * 1e-6;
         wait += w;
         if (ph->h->actor) {
-            ph->h->actor(ph->h->ctx, *ph->step, r, p->env_steps,
-                         (double)(p->env_steps - p->last_env_steps) / dt,
+            ph->h->actor(ph->h->ctx, *ph->step, r, used,
+                         (double)(used - FLOQ_MIN(used, p->last_claimed)) / dt,
                          (double)(p->received - p->last_received) / dt, w);
         }
-        p->last_env_steps = p->env_steps;
+        p->last_claimed = used;
         p->last_received = p->received;
         p->last_wait_us = p->wait_us;
     }
     return wait;
 }
 
-/* every granted env step consumed (or written off), the whole budget granted, and the updates
- * the received data allows are done */
-static int budget_done(struct online_phase *ph, struct actor_fleet *fleet) {
-    if (fleet->granted_total < (uint64_t)ph->tc->online_steps) {
-        return 0;
-    }
+/* env steps the actors used, by the rows that came and their (bounded) reports; credits
+ * written off are not steps */
+static uint64_t env_total(const struct fleet *fleet) {
+    uint64_t s = 0;
     for (int r = 1; r < fleet->n; r++) {
-        struct peer *p = &fleet->p[r];
-        if (p->accepted && peer_consumed(p) < p->granted) {
-            return 0;
-        }
+        s += FLOQ_MAX(fleet->p[r].claimed, fleet->p[r].received);
+    }
+    return s;
+}
+
+static void fleet_emit(struct online_phase *ph, struct fleet *fleet) {
+    for (int k = 0; k < PROTO_STATUS_COUNT; k++) {
+        ph->bad[k] = fleet_bad(fleet, (enum proto_status)k);
+    }
+    ph->lost = fleet_lost(fleet);
+    double aw = actor_interval(ph, fleet);
+    emit(ph, fleet->n - 1, aw, env_total(fleet));
+}
+
+/* the whole budget arrived and the updates it allows are done */
+static int budget_done(struct online_phase *ph) {
+    if (ph->received < (uint64_t)ph->tc->online_steps) {
+        return 0;
     }
     uint64_t want = FLOQ_MIN(ph->target_updates, utd_updates(ph->tc->utd, ph->received));
     return ph->updates >= want;
 }
 
-/* an accepted actor that owes env steps and has said nothing for 20 s: its last batch was
- * lost (dropped as malformed) or it hangs; give its credits up so the run can end */
-static void write_off_silent(struct actor_fleet *fleet) {
-    double now = now_sec();
-    for (int r = 1; r < fleet->n; r++) {
-        struct peer *p = &fleet->p[r];
-        uint64_t consumed = peer_consumed(p);
-        if (p->accepted && !p->stopped && consumed < p->granted && now - p->last_msg > 20) {
-            log_warn("online: actor %d owes %llu env steps and has been silent for 20 s; "
-                     "writing them off",
-                     r, (unsigned long long)(p->granted - consumed));
-            p->written_off = p->granted;
-            p->last_msg = now;
-        }
-    }
-}
-
-static uint64_t env_total(struct actor_fleet *fleet) {
-    uint64_t s = 0;
-    for (int r = 1; r < fleet->n; r++) {
-        s += fleet->p[r].env_steps;
-    }
-    return s;
-}
-
 static int run_mpi(struct online_phase *ph, char *err, size_t errsz) {
     struct train_cfg *tc = ph->tc;
     struct agent *ag = ph->ag;
-    struct actor_fleet fleet;
-    memset(&fleet, 0, sizeof fleet);
-    fleet.n = comm_size();
-    int O = ag->c.obs_dim, A = ag->c.act_dim;
     uint64_t np = ag->policy_end - ag->policy_begin;
     /* what every actor rank runs */
-    fleet.max_batch = (uint32_t)FLOQ_MAX(tc->num_envs, FLOQ_MIN(256, 8 * tc->num_envs));
+    uint32_t max_batch = (uint32_t)FLOQ_MAX(tc->num_envs, FLOQ_MIN(256, 8 * tc->num_envs));
     struct proto_setup setup = {.num_envs = (uint32_t)tc->num_envs,
                                 .seed = tc->seed,
-                                .max_batch = fleet.max_batch,
+                                .max_batch = max_batch,
                                 .n_params = (uint32_t)np,
                                 .policy = agent_policy(&ag->c)};
     size_t nl = strlen(tc->env_name);
-    if (nl < sizeof setup.env_name) {
-        memcpy(setup.env_name, tc->env_name, nl + 1);
-    }
-    if (nl >= sizeof setup.env_name || broadcast_setup(&setup, err, errsz)) {
+    if (nl >= sizeof setup.env_name) {
         snprintf(err, errsz, "online: env name %.80s does not fit the SETUP message (%d bytes)",
                  tc->env_name, PROTO_MAX_NAME - 1);
+        online_release_actors(tc->peer_timeout);
         return -1;
     }
-    fleet.p = mem_alloc(sizeof(struct peer) * (size_t)fleet.n);
-    fleet.tcap = proto_transitions_max_bytes((uint32_t)O, (uint32_t)A, fleet.max_batch);
-    fleet.tbuf = mem_alloc(fleet.tcap);
-    fleet.sbuf = mem_alloc(PROTO_SMALL_BYTES);
-    fleet.wframe_bytes = proto_frame_bytes(proto_weights_bytes(np));
-    fleet.wframe = mem_alloc(fleet.wframe_bytes);
-    proto_buf_init(&fleet.wmsg, proto_weights_bytes(np));
+    memcpy(setup.env_name, tc->env_name, nl + 1);
+    struct fleet_cfg fc = {.E = tc->num_envs,
+                           .max_batch = max_batch,
+                           .obs_dim = (uint32_t)ag->c.obs_dim,
+                           .act_dim = (uint32_t)ag->c.act_dim,
+                           .n_params = (uint32_t)np,
+                           .lockstep = tc->lockstep,
+                           .peer_timeout = tc->peer_timeout,
+                           .env_name = tc->env_name};
+    g_peer_timeout = tc->peer_timeout;
+    struct fleet fleet;
+    if (fleet_start(&fleet, &fc, &setup, err, errsz)) {
+        online_release_actors(tc->peer_timeout);
+        return -1;
+    }
+    ph->order = mem_alloc(sizeof(int) * (size_t)fleet.n);
+    struct fleet_hooks fh = {ph, mpi_rows};
     publish(ph, &fleet);
     log_info("online: %d actor rank(s) x %d env(s) of %s, utd %g, weights every %ld update(s)",
              fleet.n - 1, tc->num_envs, tc->env_name, tc->utd, tc->sync_interval);
     long last_sync = ag->step;
     double t_log = now_sec();
+    int short_of = 0;
     while (!ph->bad_update) {
-        drain(ph, &fleet);
+        fleet_poll(&fleet, &fh);
         grant(ph, &fleet);
         int r = maybe_update(ph);
+        if (r < 0) {
+            break;
+        }
         if (r) {
             if (ag->step - last_sync >= tc->sync_interval) {
                 publish(ph, &fleet);
@@ -580,72 +422,90 @@ static int run_mpi(struct online_phase *ph, char *err, size_t errsz) {
                 }
             }
             if (r == 2) {
-                double aw = actor_interval(ph, &fleet);
-                emit(ph, fleet.n - 1, aw, env_total(&fleet));
+                fleet_emit(ph, &fleet);
                 ph->h->tick(ph->h->ctx, *ph->step);
+            }
+            if (sig_stop_requested()) {
+                break; /* after this update: stop the actors, the caller saves */
             }
             continue;
         }
-        if (budget_done(ph, &fleet)) {
+        if (sig_stop_requested()) {
+            break;
+        }
+        if (budget_done(ph)) {
+            break;
+        }
+        if (!fleet_can_deliver(&fleet)) {
+            short_of = 1; /* every rank refused, cut off or done before the budget */
             break;
         }
         double tw = now_sec();
         sleep_us(100);
         ph->wait_s += now_sec() - tw;
         if (now_sec() - t_log > 30 && now_sec() - ph->t_update > 30) {
-            log_info("online: waiting for actors (%llu of %lld transitions received)",
-                     (unsigned long long)ph->received, (long long)tc->online_steps);
+            int waiting = 0, active = 0;
+            for (int k = 1; k < fleet.n; k++) {
+                waiting += fleet.p[k].state == PEER_WAITING;
+                active += fleet.p[k].state == PEER_ACTIVE;
+            }
+            log_info("online: waiting for actors (%llu of %lld transitions received; %d active, "
+                     "%d not yet said HELLO, %d refused or cut off)",
+                     (unsigned long long)ph->received, (long long)tc->online_steps, active, waiting,
+                     fleet_lost(&fleet));
             t_log = now_sec();
         }
-        write_off_silent(&fleet);
     }
-    if (ph->updates != ph->upd_last || ph->received != ph->recv_last) {
-        double aw = actor_interval(ph, &fleet);
-        emit(ph, fleet.n - 1, aw, env_total(&fleet));
+    if (!ph->bad_update && (ph->updates != ph->upd_last || ph->received != ph->recv_last)) {
+        fleet_emit(ph, &fleet);
     }
-    /* stop the actors: STOP, their last transitions and BYE, then the end-of-run broadcast */
-    fleet.stopping = 1;
-    for (int r = 1; r < fleet.n; r++) {
-        if (fleet.p[r].accepted && !fleet.p[r].stopped) {
-            send_control(r, PROTO_CTRL_STOP, 0, ph->published);
-            fleet.p[r].stopped = 1;
+    if (sig_stop_requested() && !ph->bad_update) {
+        /* asked to stop (a time limit, a preemption, a dead rank): the checkpoint first, then
+         * the actors, waiting for them at most 5 s (the launcher kills the job soon) */
+        if (ph->h->save) {
+            ph->h->save(ph->h->ctx, *ph->step);
         }
+        fleet.c.peer_timeout = fmin(fleet.c.peer_timeout, 5.0);
     }
-    double t0 = now_sec();
-    for (;;) {
-        drain(ph, &fleet);
-        int all = 1;
-        for (int r = 1; r < fleet.n; r++) {
-            all &= !fleet.p[r].accepted || fleet.p[r].bye;
-        }
-        if (all || now_sec() - t0 > 60) {
-            if (!all) {
-                log_warn("online: some actors sent no BYE within 60 s");
-            }
-            break;
-        }
-        sleep_us(200);
-    }
+    /* stop the actors: STOP, their last transitions and BYE, then END to every rank */
+    fleet_stop(&fleet, &fh);
     *ph->step = ph->step0 + (long)ph->received;
-    comm_wait(&fleet.bc);
-    proto_frame_close(fleet.wframe);
-    comm_ibcast(&fleet.bc, fleet.wframe, fleet.wframe_bytes);
-    comm_wait(&fleet.bc);
-    uint64_t et = env_total(&fleet);
+    char why[700];
+    int unfinished = fleet_end(&fleet, &fh, why, sizeof why);
+    if (unfinished) {
+        snprintf(g_unfinished, sizeof g_unfinished, "%.1000s", why);
+    }
     log_info("online: %llu transitions received (%llu env steps), %llu updates, %llu bad "
              "messages dropped",
-             (unsigned long long)ph->received, (unsigned long long)et,
-             (unsigned long long)ph->updates, (unsigned long long)ph->ps.bad_total);
+             (unsigned long long)ph->received, (unsigned long long)env_total(&fleet),
+             (unsigned long long)ph->updates, (unsigned long long)fleet_bad(&fleet, PROTO_OK));
     for (int k = 1; k < PROTO_STATUS_COUNT; k++) {
-        if (ph->ps.bad[k]) {
+        uint64_t c = fleet_bad(&fleet, (enum proto_status)k);
+        if (c) {
             log_info("online:   dropped as %s: %llu", proto_status_name((enum proto_status)k),
-                     (unsigned long long)ph->ps.bad[k]);
+                     (unsigned long long)c);
         }
     }
-    comm_req_free(&fleet.bc);
-    proto_buf_free(&fleet.wmsg);
-    MEM_FREE_ALL(fleet.p, fleet.tbuf, fleet.sbuf, fleet.wframe);
-    return ph->bad_update ? -1 : 0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    log_info("online: learner peak memory %ld MB", ru.ru_maxrss / 1024);
+    char lost[1024];
+    fleet_lost_text(&fleet, lost, sizeof lost);
+    if (lost[0]) {
+        log_warn("online: without %d actor rank(s): %s", fleet_lost(&fleet), lost);
+    }
+    int rc = 0;
+    if (short_of && !ph->bad_update) {
+        snprintf(err, errsz,
+                 "online: no actor rank is left to deliver the rest of the %lld env steps "
+                 "(%llu arrived): %.700s",
+                 (long long)tc->online_steps, (unsigned long long)ph->received,
+                 lost[0] ? lost : "every rank said BYE early");
+        rc = -3;
+    }
+    fleet_free(&fleet);
+    mem_free(ph->order);
+    return rc;
 }
 
 int online_learn(struct train_cfg *tc, struct agent *ag, struct replay *rb, struct rng *sampler,
@@ -662,11 +522,14 @@ int online_learn(struct train_cfg *tc, struct agent *ag, struct replay *rb, stru
     ph.published = (uint32_t)ag->step;
     int rc = comm_initialized() && comm_size() > 1 ? run_mpi(&ph, err, errsz)
                                                    : run_inline(&ph, err, errsz);
-    if (rc && ph.bad_update) {
-        snprintf(err, errsz,
-                 "online: the loss became non-finite at update %llu; lower "
-                 "--agent.lr or check the rewards",
-                 (unsigned long long)ph.updates);
+    if (ph.bad_update) {
+        snprintf(err, errsz, "online update %llu: %s", (unsigned long long)ph.updates + 1,
+                 ag->bad_term);
+        return -2;
+    }
+    if (rc == 0 && sig_stop_requested() &&
+        (ph.received < (uint64_t)tc->online_steps || ph.updates < ph.target_updates)) {
+        return -4;
     }
     return rc;
 }

@@ -225,10 +225,26 @@ int q_main(int argc, char **argv) {
     double *q = mem_alloc(sizeof(double) * (size_t)rows * (E + 1));
     if (floq) {
         q_floq(&a, obs, act, rows, K, R, q);
+    } else {
+        q_fql(&a, obs, act, rows, q);
+    }
+    /* a value that is not a number is an error, not an answer */
+    for (size_t i = 0; i < (size_t)rows * (E + 1); i++) {
+        if (!isfinite(q[i])) {
+            fprintf(stderr,
+                    "floq q: row %zu of %s: Q is %g (%s); the checkpoint's critic overflows on "
+                    "this input\n",
+                    i / (size_t)(E + 1) + 1, input, q[i],
+                    i % (size_t)(E + 1) ? "an ensemble member" : "the mean");
+            MEM_FREE_ALL(q, obs, act, x);
+            agent_free(&a);
+            return 1;
+        }
+    }
+    if (floq) {
         printf("# floq q: %s, agent %s, %d rows, flow_steps %d, noise_samples %d\n", ckpt, tc.agent,
                rows, K, R);
     } else {
-        q_fql(&a, obs, act, rows, q);
         printf("# floq q: %s, agent %s, %d rows\n", ckpt, tc.agent, rows);
     }
     for (int i = 0; i < rows; i++) {

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/afile.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -16,7 +17,9 @@ static const char *METRIC_HEADER =
     "critic_q,q_min,q_max,var_flow_returns,td_error,actor_loss,bc_flow_loss,distill_loss,q_loss,"
     "actor_q,mse,val_critic_loss,val_actor_loss,env_steps,online_updates,env_steps_per_s,"
     "received_per_s,queue_depth,learner_wait_s,actor_wait_s,lag_min,lag_mean,lag_max,"
-    "online_return,online_success,online_episodes,bad_messages,actors\n";
+    "online_return,online_success,online_episodes,bad_messages,actors";
+/* after METRIC_HEADER: one bad_<reason> column per proto_status but ok, then actors_lost */
+#define METRIC_ONLINE_COLS (15 + PROTO_STATUS_COUNT)
 static const char *EVAL_HEADER =
     "step,episodes,return_mean,return_se,success_mean,success_se,score_mean,score_se\n";
 static const char *ACTORS_HEADER = "step,rank,env_steps,env_steps_per_s,received_per_s,wait_s\n";
@@ -48,23 +51,78 @@ static FILE *open_csv(const char *dir, const char *name, const char *header) {
     FILE *f = fopen(path, "a");
     if (f && fresh) {
         fputs(header, f);
+        if (header == METRIC_HEADER) {
+            for (int k = 1; k < PROTO_STATUS_COUNT; k++) {
+                fprintf(f, ",bad_%s", proto_status_name((enum proto_status)k));
+            }
+            fputs(",actors_lost\n", f);
+        }
     }
     return f;
 }
 
-static void write_config(const struct train_cfg *tc) {
+/* config.json, atomically: a failed write leaves the previous one and says why */
+static int write_config(const struct train_cfg *tc, char *err, size_t errsz) {
     char path[TRAIN_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/config.json", tc->run_dir);
     char *json = train_cfg_json(tc);
-    FILE *f = json ? fopen(path, "w") : NULL;
-    if (f) {
-        fputs(json, f);
-        fclose(f);
+    if (!json) {
+        seterr(err, errsz, "cannot format the config for %s", path);
+        return -1;
+    }
+    struct afile af;
+    FILE *f = afile_open(&af, path);
+    if (f && fputs(json, f) == EOF) {
+        afile_fail(&af, errno);
     }
     free(json);
+    return afile_commit(&af, err, errsz);
 }
 
-int runlog_open(struct runlog *rl, struct train_cfg *tc, char *err, size_t errsz) {
+/* a resumed run continues from its checkpoint's step: rows the previous run wrote after it
+ * (metrics, evaluations, actor rows) would repeat those steps, so they go, atomically */
+static int truncate_csv(const char *dir, const char *name, long max_step, char *err,
+                        size_t errsz) {
+    char path[TRAIN_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *in = fopen(path, "r");
+    if (!in) {
+        return 0; /* nothing written yet */
+    }
+    struct afile af;
+    FILE *out = afile_open(&af, path);
+    char line[8192];
+    long kept = 0, dropped = 0;
+    int first = 1;
+    while (fgets(line, sizeof line, in)) {
+        char *end;
+        long step = strtol(line, &end, 10);
+        int keep = first || end == line || *end != ',' || step <= max_step;
+        first = 0;
+        if (!keep) {
+            dropped++;
+        } else if (out && fputs(line, out) == EOF) {
+            afile_fail(&af, errno);
+        } else {
+            kept++;
+        }
+    }
+    fclose(in);
+    if (dropped == 0) {
+        afile_abort(&af);
+        return 0;
+    }
+    if (afile_commit(&af, err, errsz)) {
+        return -1;
+    }
+    log_info("%s: dropped %ld row(s) past step %ld, written after the checkpoint this run "
+             "resumes from",
+             path, dropped, max_step);
+    return 0;
+}
+
+int runlog_open(struct runlog *rl, struct train_cfg *tc, long resume_step, char *err,
+                size_t errsz) {
     memset(rl, 0, sizeof *rl);
     if (!tc->run_dir[0]) {
         char ts[32];
@@ -78,7 +136,15 @@ int runlog_open(struct runlog *rl, struct train_cfg *tc, char *err, size_t errsz
         return -1;
     }
     snprintf(rl->dir, sizeof rl->dir, "%s", tc->run_dir);
-    write_config(tc);
+    static const char *const csvs[] = {"metrics.csv", "eval.csv", "actors.csv"};
+    for (size_t i = 0; resume_step >= 0 && i < FLOQ_ARRAY_LEN(csvs); i++) {
+        if (truncate_csv(rl->dir, csvs[i], resume_step, err, errsz)) {
+            return -1;
+        }
+    }
+    if (write_config(tc, err, errsz)) {
+        return -1;
+    }
     rl->metrics = open_csv(rl->dir, "metrics.csv", METRIC_HEADER);
     rl->eval = open_csv(rl->dir, "eval.csv", EVAL_HEADER);
     if (!rl->metrics || !rl->eval) {
@@ -114,14 +180,21 @@ void runlog_metrics(struct runlog *rl, const struct runlog_row *r) {
             m->q_loss, m->actor_q, m->mse, r->val_critic_loss, r->val_actor_loss);
     if (os) {
         fprintf(rl->metrics,
-                ",%llu,%llu,%.1f,%.1f,%.4g,%.3f,%.3f,%.3f,%.4g,%.4g,%.6g,%.4g,%llu,%llu,%d\n",
+                ",%llu,%llu,%.1f,%.1f,%.4g,%.3f,%.3f,%.3f,%.4g,%.4g,%.6g,%.4g,%llu,%llu,%d",
                 (unsigned long long)os->env_steps, (unsigned long long)os->updates,
                 os->env_steps_per_s, os->received_per_s, os->queue_depth, os->learner_wait_s,
                 os->actor_wait_s, os->lag_min, os->lag_mean, os->lag_max, os->ep_return,
                 os->ep_success, (unsigned long long)os->episodes,
                 (unsigned long long)os->bad_messages, os->actors);
+        for (int k = 1; k < PROTO_STATUS_COUNT; k++) {
+            fprintf(rl->metrics, ",%llu", (unsigned long long)os->bad_by[k]);
+        }
+        fprintf(rl->metrics, ",%d\n", os->actors_lost);
     } else {
-        fputs(",,,,,,,,,,,,,,,\n", rl->metrics);
+        for (int k = 0; k < METRIC_ONLINE_COLS; k++) {
+            fputc(',', rl->metrics);
+        }
+        fputc('\n', rl->metrics);
     }
     fflush(rl->metrics);
     if (!rl->tty) {

@@ -9,7 +9,8 @@
  *
  * metrics.csv: one row per logging interval (offline and online; the online columns are empty
  * offline); eval.csv: one row per evaluation; actors.csv: one row per actor rank and logging
- * interval of the online phase. Files of a resumed run are appended to.
+ * interval of the online phase. Files of a resumed run are appended to, after the rows past
+ * its checkpoint's step are dropped.
  */
 #ifndef FLOQ_RUNLOG_H
 #define FLOQ_RUNLOG_H
@@ -43,8 +44,11 @@ struct runlog_row {
 };
 
 /* resolves tc->run_dir (default: save_dir/<env>.<agent>.s<seed>.<time>), creates it with its
- * parents, writes config.json, opens metrics.csv and eval.csv (headers when new); 0 or -1 */
-int runlog_open(struct runlog *rl, struct train_cfg *tc, char *err, size_t errsz);
+ * parents, writes config.json atomically, opens metrics.csv and eval.csv (headers when new).
+ * resume_step >= 0 (a resumed run): rows of the CSVs past that step are dropped first, so the
+ * resumed run does not repeat them. 0, or -1 with one line */
+int runlog_open(struct runlog *rl, struct train_cfg *tc, long resume_step, char *err,
+                size_t errsz);
 void runlog_close(struct runlog *rl);
 void runlog_metrics(struct runlog *rl, const struct runlog_row *r);
 void runlog_eval(struct runlog *rl, long step, const struct eval_result *er);

@@ -10,6 +10,7 @@
 #include "common/ckpt.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "common/sig.h"
 #include "common/util.h"
 #include "envs/env.h"
 #include "envs/maze.h"
@@ -33,6 +34,7 @@ struct trainer {
     uint64_t start_step; /* where a resumed run continues */
     int resumed, can_eval;
     long next_eval, next_save, last_eval;
+    long last_save; /* step of the newest checkpoint this process wrote (0: none) */
     struct agent_ckpt_state saved; /* the generators of a resumed run's checkpoint */
 };
 
@@ -41,17 +43,41 @@ struct trainer {
 /* --resume DIR: the newest checkpoint's agent and config, with this command line's flags on
  * top; returns the exit code (0: go on) */
 static int resume(struct trainer *t, int argc, char **argv) {
-    char err[1024], cpath[TRAIN_PATH_MAX + 64], cdir[TRAIN_PATH_MAX + 32];
+    char err[1024], cdir[TRAIN_PATH_MAX + 32];
     snprintf(cdir, sizeof cdir, "%s/checkpoints", t->tc.resume);
-    if (ckpt_latest(cdir, cpath, sizeof cpath, &t->start_step, err, sizeof err)) {
+    struct ckpt_file *files;
+    size_t nf, k = 0;
+    if (ckpt_list(cdir, &files, &nf, err, sizeof err)) {
         fprintf(stderr, "floq train: --resume %s: %s\n", t->tc.resume, err);
         return 1;
     }
-    struct train_cfg saved;
-    if (agent_ckpt_load(&t->ag, &saved, cpath, 0, &t->saved, err, sizeof err)) {
-        fprintf(stderr, "floq train: %s\n", err);
+    if (nf == 0) {
+        fprintf(stderr,
+                "floq train: --resume %s: %s has no checkpoint (no ckpt-<step>.ckpt file); check "
+                "the path or start without --resume\n",
+                t->tc.resume, cdir);
+        ckpt_list_free(files, nf);
         return 1;
     }
+    /* the newest checkpoint that loads: a damaged one (torn copy, bit rot, a non-finite value)
+     * is left where it is, and the one before it is tried */
+    struct train_cfg saved;
+    for (; k < nf; k++) {
+        if (agent_ckpt_load(&t->ag, &saved, files[k].path, 0, &t->saved, err, sizeof err) == 0) {
+            break;
+        }
+        log_warn("--resume: %s; %s", err,
+                 k + 1 < nf ? "falling back to the previous checkpoint" : "no older checkpoint");
+    }
+    if (k == nf) {
+        fprintf(stderr, "floq train: --resume %s: none of its %zu checkpoint(s) loads (%s)\n",
+                t->tc.resume, nf, err);
+        ckpt_list_free(files, nf);
+        return 1;
+    }
+    char cpath[TRAIN_PATH_MAX + 64];
+    snprintf(cpath, sizeof cpath, "%s", files[k].path);
+    ckpt_list_free(files, nf);
     t->start_step = t->saved.step;
     if (train_cfg_resume(&saved, argc, argv, err, sizeof err)) {
         fprintf(stderr, "floq train: %s\n", err);
@@ -199,7 +225,7 @@ static int start(struct trainer *t) {
         fprintf(stderr, "floq train: --learner_threads=%d: %s\n", threads, err);
         return 2;
     }
-    if (runlog_open(&t->log, tc, err, sizeof err)) {
+    if (runlog_open(&t->log, tc, t->resumed ? (long)t->start_step : -1, err, sizeof err)) {
         fprintf(stderr, "floq train: %s\n", err);
         return 1;
     }
@@ -287,7 +313,26 @@ static int save(struct trainer *t, long step) {
         log_error("%s", err);
         return -1;
     }
+    t->last_save = step;
+    char dir[TRAIN_PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%s/checkpoints", t->tc.run_dir);
+    if (ckpt_prune(dir, (size_t)t->tc.keep_checkpoints, err, sizeof err)) {
+        log_warn("%s", err);
+    }
     return 0;
+}
+
+/* the update of step `step` was refused (agent_update): nothing after it is saved or sent */
+static void diverged(struct trainer *t, long step) {
+    char last[64] = "none was written";
+    if (t->last_save > 0 || (t->resumed && t->start_step > 0)) {
+        snprintf(last, sizeof last, "the newest, step %ld, holds the last good state",
+                 t->last_save > 0 ? t->last_save : (long)t->start_step);
+    }
+    fprintf(stderr,
+            "floq train: step %ld: %s; the update was not applied and the run stops without "
+            "saving (checkpoints: %s); lower --agent.lr or check the dataset's rewards\n",
+            step, t->ag.bad_term, last);
 }
 
 /* after every update: an evaluation or a checkpoint when one is due (the last step's checkpoint
@@ -306,28 +351,25 @@ static void tick(struct trainer *t, long step) {
 
 /* ---- the offline loop ------------------------------------------------------------------- */
 
-/* updates on the replay up to offline_steps; *step advances; 0, or 1 when the loss diverged */
+/* updates on the replay up to offline_steps; *step advances; 0, 1 when an update was refused
+ * (non-finite), or TRAIN_EXIT_INTERRUPTED when a signal asked to stop (after that update) */
 static int offline(struct trainer *t, long *step) {
     struct train_cfg *tc = &t->tc;
     struct agent *ag = &t->ag;
     double t0 = now_sec(), t_win = t0;
-    long win_steps = 0, s0 = *step;
+    long win_steps = 0, s0 = *step, bad = 0;
     int rc = 0;
     for (; *step < tc->offline_steps; (*step)++) {
         struct agent_batch b;
         replay_sample(&t->rb, &t->sampler, ag->c.batch_size, &b);
         agent_draws_sample(&t->dr, &ag->c, &t->draws);
-        agent_update(ag, &b, &t->dr);
-        win_steps++;
         long done = *step + 1;
-        if (!isfinite(ag->metrics.total_loss)) {
-            fprintf(stderr,
-                    "\nfloq train: the loss became %g at step %ld; lower --agent.lr or "
-                    "check the dataset's rewards\n",
-                    ag->metrics.total_loss, done);
+        if (agent_update(ag, &b, &t->dr)) {
+            bad = done;
             rc = 1;
             break;
         }
+        win_steps++;
         double now = now_sec(), rate = win_steps / fmax(now - t_win, 1e-9);
         if (done % tc->log_interval == 0 || done == tc->offline_steps || done == 1) {
             metrics_row(t, done, "offline", rate, NULL);
@@ -338,6 +380,11 @@ static int offline(struct trainer *t, long *step) {
             eval_tick(t, 1, 1); /* as the reference: at step 1, then every eval_interval */
         }
         tick(t, done);
+        if (sig_stop_requested()) {
+            (*step)++;
+            rc = TRAIN_EXIT_INTERRUPTED; /* the update is done; the caller saves */
+            break;
+        }
     }
     runlog_progress_end(&t->log);
     double el = now_sec() - t0;
@@ -345,6 +392,9 @@ static int offline(struct trainer *t, long *step) {
     if (ran > 0) {
         log_info("%ld updates in %.1fs: %.2f updates/s, %.2f GFLOP/s (analytic matmul FLOPs)", ran,
                  el, ran / el, agent_update_flops(ag) * ran / el * 1e-9);
+    }
+    if (bad) {
+        diverged(t, bad);
     }
     if (rc == 0 && tc->online_steps > 0 && tc->offline_steps > 0 && ran > 0) {
         save(t, *step); /* the offline phase's checkpoint */
@@ -370,6 +420,10 @@ static void on_tick(void *ctx, long step) {
     tick(ctx, step);
 }
 
+static void on_save(void *ctx, long step) {
+    save(ctx, step);
+}
+
 /* online fine-tuning for what remains of online_steps; *step advances; 0 or 1 */
 static int online(struct trainer *t, long *step) {
     const struct train_cfg *tc = &t->tc;
@@ -379,17 +433,32 @@ static int online(struct trainer *t, long *step) {
     struct train_cfg phase = *tc;
     phase.online_steps = tc->offline_steps + tc->online_steps - *step;
     if (phase.online_steps <= 0) {
-        online_release_actors(); /* resumed after the online phase was complete */
+        online_release_actors(t->tc.peer_timeout); /* resumed after the online phase was complete */
         return 0;
     }
-    struct online_hooks hooks = {t, on_log, on_actor, on_tick};
+    struct online_hooks hooks = {t, on_log, on_actor, on_tick, on_save};
     char err[1024];
     int rc = online_learn(&phase, &t->ag, &t->rb, &t->sampler, &t->draws, &t->dr, step, &hooks, err,
                           sizeof err);
-    if (rc) {
+    runlog_progress_end(&t->log);
+    if (rc == -4) {
+        return TRAIN_EXIT_INTERRUPTED; /* the actors were stopped; the caller saves */
+    }
+    if (rc == -2) {
+        diverged(t, *step);
+    } else if (rc == -3) {
+        /* the actors are gone before the budget: keep what was learned, say why, exit 1 */
+        if (save(t, *step) == 0) {
+            fprintf(stderr,
+                    "floq train: %s; the checkpoint at step %ld keeps what was learned "
+                    "(resume with --resume %s once the actors are fixed)\n",
+                    err, *step, tc->run_dir);
+        } else {
+            fprintf(stderr, "floq train: %s\n", err);
+        }
+    } else if (rc) {
         fprintf(stderr, "floq train: %s\n", err);
     }
-    runlog_progress_end(&t->log);
     return rc ? 1 : 0;
 }
 
@@ -420,10 +489,16 @@ int train_main(int argc, char **argv) {
     if (rc == 0 && t->tc.online_steps > 0) {
         rc = online(t, &step);
     } else {
-        online_release_actors(); /* no online phase: the actor ranks exit */
+        online_release_actors(t->tc.peer_timeout); /* no online phase: the actor ranks exit */
     }
-    if (rc == 0 && save(t, step)) {
+    if ((rc == 0 || (rc == TRAIN_EXIT_INTERRUPTED && t->last_save != step)) && save(t, step)) {
         rc = 1;
+    }
+    if (rc == TRAIN_EXIT_INTERRUPTED) {
+        fprintf(stderr,
+                "floq train: stopped by %s at step %ld with a checkpoint; continue with floq "
+                "train --resume %s (exit %d)\n",
+                sig_name(sig_stop_requested()), step, t->tc.run_dir, rc);
     }
     if (rc == 0 && t->can_eval && t->last_eval != step) {
         eval_tick(t, step, 1);

@@ -8,7 +8,17 @@
 #ifndef FLOQ_TRAIN_H
 #define FLOQ_TRAIN_H
 
-/* returns the process exit code: 0, 1 (a run that failed), 2 (bad flags or inputs) */
+/* the exit codes of floq train (README "Exit codes") */
+enum train_exit {
+    TRAIN_EXIT_OK = 0,          /* the run is complete */
+    TRAIN_EXIT_FAILED = 1,      /* it failed: bad data, I/O, a refused update, no actors left */
+    TRAIN_EXIT_USAGE = 2,       /* bad flags or inputs */
+    TRAIN_EXIT_INTERRUPTED = 3, /* stopped by SIGTERM/SIGUSR1/SIGINT after writing a checkpoint */
+    TRAIN_EXIT_UNFINISHED = 4,  /* the run's work is saved, but an actor rank that was cut off
+                                   did not finish, so the learner ended the job (MPI_Abort) */
+};
+
+/* returns the process exit code (enum train_exit) */
 int train_main(int argc, char **argv);
 
 #endif

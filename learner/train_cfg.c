@@ -85,11 +85,13 @@ void train_cfg_default(struct train_cfg *tc, int kind) {
                              .log_interval = 5000,
                              .eval_interval = 20000,
                              .save_interval = 1000000,
+                             .keep_checkpoints = 5,
                              .eval_episodes = 50,
                              .utd = 1.0f,
                              .sync_interval = 1,
                              .num_envs = 1,
-                             .start_online_after = 0};
+                             .start_online_after = 0,
+                             .peer_timeout = 60.0f};
     snprintf(tc->agent, sizeof tc->agent, "%s", kind == AGENT_FQL ? "fql" : "floq");
     agent_cfg_default(&tc->ac, kind);
 }
@@ -116,6 +118,8 @@ int train_cfg_opts(struct train_cfg *tc, struct cfg_opt *o) {
                  "steps between evaluations (0: off)"));
     ADD(CFG_LONG("save_interval", &tc->save_interval, 0, 1e12,
                  "steps between checkpoints (0: only at the end)"));
+    ADD(CFG_INT("keep_checkpoints", &tc->keep_checkpoints, 0, 1000000,
+                "newest checkpoints kept in RUN/checkpoints, older ones removed (0: keep all)"));
     ADD(CFG_IGNORED("plot_interval", "the reference's plot interval (no plots)"));
     ADD(CFG_INT("eval_episodes", &tc->eval_episodes, 0, 100000, "episodes per evaluation"));
     ADD(CFG_OFF("video_episodes", "no video in floq C"));
@@ -144,6 +148,9 @@ int train_cfg_opts(struct train_cfg *tc, struct cfg_opt *o) {
                  "update (policy lag 0)"));
     ADD(CFG_LONG("start_online_after", &tc->start_online_after, 0, 1e12,
                  "online transitions to collect before online updates start"));
+    ADD(CFG_FLOAT("peer_timeout", &tc->peer_timeout, 0.1, 1e6,
+                  "seconds an actor rank may leave its HELLO, BYE, weights or the learner's "
+                  "messages untaken before it is cut off"));
     ADD(CFG_INT("learner_threads", &tc->learner_threads, 0, POOL_MAX_THREADS,
                 "threads of the learner's update (0: every core this process may use, "
                 "sched_getaffinity); results repeat bit for bit for a given count"));
@@ -276,9 +283,20 @@ int train_cfg_resume(struct train_cfg *saved, int argc, char **argv, char *err, 
     struct cfg_opt o[TRAIN_CFG_MAX_OPTS];
     int n = train_cfg_opts(saved, o);
     struct agent_cfg built = saved->ac;
+    char agent[sizeof saved->agent];
+    memcpy(agent, saved->agent, sizeof agent);
     if (cfg_parse(o, n, argc, argv, err, errsz)) {
         return -1;
     }
+    int kind;
+    if (agent_kind(saved->agent, &kind) || strcmp(kind == AGENT_FQL ? "fql" : "floq", agent) != 0) {
+        seterr(err, errsz,
+               "--agent=%s cannot change on --resume: the run in this directory is %s (its "
+               "checkpoint holds that agent's networks); drop --agent or start a new run",
+               saved->agent, agent);
+        return -1;
+    }
+    memcpy(saved->agent, agent, sizeof agent);
     /* the networks and the optimiser were built from the checkpoint: agent flags cannot change
      * on --resume (steps, intervals and online settings can) */
     if (memcmp(&built, &saved->ac, sizeof built) == 0) {
@@ -319,7 +337,7 @@ char *train_cfg_json(const struct train_cfg *tc) {
 }
 
 int train_cfg_from_json(struct train_cfg *tc, const char *json, char *err, size_t errsz) {
-    char agent[32];
+    char agent[32] = "floq";
     int kind = AGENT_FLOQ;
     if (cfg_json_get(json, "agent", agent, sizeof agent) == 0 && agent_kind(agent, &kind)) {
         seterr(err, errsz, "config: agent \"%s\" is neither floq nor fql", agent);
@@ -331,6 +349,15 @@ int train_cfg_from_json(struct train_cfg *tc, const char *json, char *err, size_
     if (cfg_read_json(o, n, json, 1, err, errsz)) {
         return -1;
     }
+    /* a key given twice could name another agent than the one its defaults came from */
+    int again;
+    if (agent_kind(tc->agent, &again) || again != kind) {
+        seterr(err, errsz,
+               "config: \"agent\" is given as \"%s\" and as \"%.20s\"; the config is damaged",
+               agent, tc->agent);
+        return -1;
+    }
+    snprintf(tc->agent, sizeof tc->agent, "%s", kind == AGENT_FQL ? "fql" : "floq");
     tc->ac.kind = kind;
     return 0;
 }

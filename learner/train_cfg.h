@@ -35,6 +35,7 @@ struct train_cfg {
     uint64_t seed;
     long offline_steps, online_steps, buffer_size;
     long log_interval, eval_interval, save_interval;
+    int keep_checkpoints; /* newest checkpoints kept in RUN/checkpoints (0: all) */
     int eval_episodes;
     /* online (actor-learner) */
     float utd;
@@ -42,6 +43,7 @@ struct train_cfg {
     int num_envs;
     long start_online_after; /* minimum fill of online transitions before updates */
     int lockstep;            /* policy lag 0: one update per transition, weights every update */
+    float peer_timeout; /* seconds an actor rank may keep the learner waiting (docs/online.md) */
     int learner_threads;     /* update threads; 0: the cores this process may use */
     struct agent_cfg ac;
 };

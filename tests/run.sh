@@ -29,6 +29,7 @@ run_one() {  # name, command...
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     pass=$((pass + p)); fail=$((fail + f))
     echo "$line  ($((SECONDS - t0))s)"
+    grep -E '^[A-Za-z0-9_./-]+: skipped' "$log" | head -n 3 | sed 's/^/  /'
     if [ "$f" -ne 0 ]; then grep -E '^FAIL|error|Error|ERROR' "$log" | head -n 20; broken+=("$name"); fi
   fi
   rm -f "$log"

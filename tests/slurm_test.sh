@@ -8,9 +8,14 @@
 #      0:0, "online: 3000 transitions received", both actors' summaries, the final checkpoint;
 #   2. the same with FLOQ_LAUNCHER=mpirun (mpirun inside the allocation);
 #   3. a long run whose actor rank 2 gets SIGKILL once online fine-tuning runs: the whole job
-#      ends FAILED with a non-zero exit code within 20 s;
-#   4. resubmitted into run 3's directory: the script resumes the offline checkpoint (step 500)
-#      and finishes the online phase, with the checks of 1.
+#      ends FAILED with a non-zero exit code within 45 s (srun sends the other ranks SIGTERM:
+#      the learner writes a checkpoint first; the rest ends within SLURM's KillWait) and is not
+#      requeued;
+#   4. resubmitted into run 3's directory: the script resumes the newest checkpoint (the one
+#      written on SIGTERM) and finishes the online phase, with the checks of 1;
+#   5. an offline run sent SIGUSR1 as at its time limit (--signal=B:USR1@120): floq writes a
+#      checkpoint and exits 3, the script requeues the job, and the requeued job resumes and
+#      ends with parameters identical to an uninterrupted run of the same seed.
 # On exit it cancels its job, stops the daemons it started and keeps the job outputs in
 # $FLOQ_SLURM_DIR/last. The directory belongs to the test: daemons left there by an interrupted
 # run are stopped and restarted. Concurrent runs take turns (flock).
@@ -231,8 +236,8 @@ check_run() {  # name, run dir: a finished offline+online run
     local name=$1 run=$2 before=$fail ck
     check "[ '$jstate' = COMPLETED ]" "$name: JobState $jstate, expected COMPLETED"
     check "[ '$jexit' = 0:0 ]" "$name: ExitCode $jexit, expected 0:0"
-    check "grep -q 'online: 3000 transitions received' '$T/$name.out'" \
-        "$name: the online phase did not finish (no 'online: 3000 transitions received')"
+    check "grep -q 'online: ${want:-3000} transitions received' '$T/$name.out'" \
+        "$name: the online phase did not finish (no 'online: ${want:-3000} transitions received')"
     check "grep -q ' 0 bad messages dropped' '$T/$name.out'" "$name: bad messages dropped"
     check "grep -q '^\[r1 .*actor 1: ' '$T/$name.out' && grep -q '^\[r2 .*actor 2: ' '$T/$name.out'" \
         "$name: no summary line from actor ranks 1 and 2"
@@ -267,7 +272,11 @@ if FLOQ_RUN_DIR=$T/run-kill FLOQ_ONLINE_STEPS=1000000 submit kill; then
             echo "kill: the job ended $((($(date +%s%N) - ns_kill) / 1000000)) ms after rank 2 was killed"
             check "[ '$jstate' = FAILED ] && [ '$jexit' != 0:0 ]" \
                 "kill: JobState $jstate ExitCode $jexit, expected FAILED and non-zero"
-            check "[ $((t_end - t_kill)) -le 20 ]" "kill: the job took $((t_end - t_kill)) s to end"
+            # srun sends the other ranks SIGTERM: the learner writes a checkpoint, and the job
+            # ends within SLURM's KillWait (30 s; the actors wait for the learner's END)
+            check "[ $((t_end - t_kill)) -le 45 ]" "kill: the job took $((t_end - t_kill)) s to end"
+            check "grep -q 'stopped by SIGTERM at step' '$T/kill.out'" \
+                "kill: the learner did not write a checkpoint on SIGTERM"
             check "grep -q 'task 2: Killed' '$T/kill.out'" "kill: srun did not report rank 2's death"
         fi
     else
@@ -277,10 +286,60 @@ if FLOQ_RUN_DIR=$T/run-kill FLOQ_ONLINE_STEPS=1000000 submit kill; then
     fi
 fi
 # 4. resubmitting into the killed run resumes its offline checkpoint straight into online
+kstep=$(sed -n 's/.*stopped by SIGTERM at step \([0-9]*\).*/\1/p' "$T/kill.out")
 if [ -d "$T/run-kill/checkpoints" ] && FLOQ_RUN_DIR=$T/run-kill submit_wait resume; then
-    check_run resume "$T/run-kill"
+    want=$((3000 - ${kstep:-500} + 500)) check_run resume "$T/run-kill"
     check "grep -q 'resuming from the newest' '$T/resume.out' &&
-           grep -q 'resuming $T/run-kill from .* (step 500)' '$T/resume.out'" \
-        "resume: the script did not resume the run from its offline checkpoint (step 500)"
+           grep -q 'resuming $T/run-kill from .* (step ${kstep:-500})' '$T/resume.out'" \
+        "resume: the script did not resume the run from its newest checkpoint (step >= 500)"
+fi
+# 5. a job at its time limit: SLURM sends the batch shell SIGUSR1 (--signal=B:USR1@120 in the
+#    script; scancel --signal=USR1 --batch sends the same signal now). The script passes it on,
+#    floq writes a checkpoint and exits 3, the script requeues the job, the requeued job resumes
+#    and ends with parameters identical to an uninterrupted offline run of the same seed.
+#    The reference runs on the script's update threads (FLOQ_LEARNER_THREADS, unset here: 1): a
+#    given thread count repeats bit for bit, another one only to float rounding.
+steps=8000
+"$build/floq" train --env_name tiny-v0 --dataset "$T/tiny.npz" --offline_steps $steps \
+    --online_steps 0 --learner_threads 1 $FLOQ_ARGS --run_dir "$T/ref" \
+    >"$T/ref.log" 2>&1 || bad "requeue: reference run"
+if FLOQ_RUN_DIR=$T/run-rq FLOQ_OFFLINE_STEPS=$steps FLOQ_ONLINE_STEPS=0 submit requeue; then
+    for _ in $(seq 600); do  # until it trains (a metrics row), or the job ended
+        grep -q ',offline,' "$T/run-rq/metrics.csv" 2>/dev/null && break
+        scontrol -o show job "$jid" 2>/dev/null | grep -qE 'JobState=(PENDING|CONFIGURING|RUNNING)' ||
+            break
+        sleep 0.1
+    done
+    scancel --signal=USR1 --batch "$jid"
+    requeued=0
+    for _ in $(seq 600); do  # the script requeues the job: it goes back to PENDING
+        if grep -q 'requeueing job' "$T/requeue.out" 2>/dev/null &&
+            scontrol -o show job "$jid" 2>/dev/null | grep -q 'JobState=PENDING'; then
+            requeued=1
+            break
+        fi
+        sleep 0.1
+    done
+    check "[ $requeued = 1 ]" "requeue: the job was not requeued after SIGUSR1 ($(tail -n 3 "$T/requeue.out" | tr '\n' ' '))"
+    # skip SLURM's requeue delay, once the first run's step has gone (its PMIx socket has the
+    # same job and step ID; starting over it at once fails with "Address already in use")
+    for _ in $(seq 400); do
+        [ -e "$D/spool/d/stepd.slurm.pmix.$jid.0" ] || break
+        sleep 0.1
+    done
+    scontrol update JobId="$jid" StartTime=now 2>/dev/null
+    running_job=$jid
+    if wait_job requeue "$job_timeout"; then
+        check "[ '$jstate' = COMPLETED ] && [ '$jexit' = 0:0 ]" \
+            "requeue: JobState $jstate ExitCode $jexit, expected COMPLETED 0:0"
+        stop=$(sed -n 's/.*stopped by SIGUSR1 at step \([0-9]*\).*/\1/p' "$T/requeue.out")
+        check "[ -n '$stop' ] && [ '$stop' -lt $steps ] && grep -q 'resuming $T/run-rq from .* (step $stop)' '$T/requeue.out'" \
+            "requeue: stopped by SIGUSR1 at step '$stop' and resumed from it"
+        ref=$T/ref/checkpoints/ckpt-$(printf %010d $steps).ckpt
+        got=$T/run-rq/checkpoints/ckpt-$(printf %010d $steps).ckpt
+        check "[ -f '$got' ] && diff <('$build/tests/tool_ckpt' hash '$ref') <('$build/tests/tool_ckpt' hash '$got') >/dev/null" \
+            "requeue: the parameters at step $steps equal the uninterrupted run's"
+        [ "$fail" -eq 0 ] || show_out requeue
+    fi
 fi
 finish

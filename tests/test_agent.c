@@ -506,6 +506,26 @@ static void test_threads(int kind, int normalize) {
         CHECK(dl <= 1e-3, "%s: %d threads vs 1: total loss %.9g vs %.9g", name, a[i].nthreads,
               a[i].metrics.total_loss, a[0].metrics.total_loss);
     }
+    /* a NaN in the last transition (the last thread's share): every thread count refuses the
+     * update and keeps its state, step included, naming the term */
+    d.obs[B * O - 1] = NAN;
+    for (int i = 0; i < 2; i++) {
+        struct agent *x = &a[i];
+        size_t n = x->pb.n * sizeof(float);
+        float *w = malloc(n), *m = malloc(n), *v = malloc(n);
+        float *tg = malloc(x->critic_end * sizeof(float));
+        memcpy(w, x->pb.w, n), memcpy(m, x->pb.m, n), memcpy(v, x->pb.v, n);
+        memcpy(tg, x->target, x->critic_end * sizeof(float));
+        long step = x->step;
+        int rc = agent_update(x, &d.b, &dr);
+        CHECK(rc == -1 && x->bad_term[0] && x->step == step && !memcmp(w, x->pb.w, n) &&
+                  !memcmp(m, x->pb.m, n) && !memcmp(v, x->pb.v, n) &&
+                  !memcmp(tg, x->target, x->critic_end * sizeof(float)),
+              "%s, %d threads: a NaN observation is refused, the state kept (rc %d: %s)", name,
+              x->nthreads, rc, x->bad_term);
+        free(w), free(m), free(v), free(tg);
+    }
+    make_data(&d, &r);
     /* evaluate leaves the whole batch's gradient in pb.g, as with one thread */
     agent_evaluate(&a[0], &d.b, &dr);
     struct agent e2;
@@ -538,6 +558,16 @@ static void test_cfg_errors(void) {
     tiny_cfg(&c, AGENT_FLOQ);
     c.r_min = NAN;
     CHECK(agent_cfg_check(&c, err, sizeof err) == -1, "NaN reward range refused: %s", err);
+    /* all-zero rewards and no margin: an empty value support (used to abort on an assert in
+     * hlgauss_init) */
+    tiny_cfg(&c, AGENT_FLOQ);
+    c.r_min = c.r_max = 0, c.reward_offset = 0;
+    struct agent a;
+    CHECK(agent_init(&a, &c, 1, err, sizeof err) == -1 && strstr(err, "reward_offset"),
+          "rewards all 0 with --agent.reward_offset 0 refused in one line: %s", err);
+    c.reward_offset = 0.01f;
+    CHECK(agent_init(&a, &c, 1, err, sizeof err) == 0, "with a margin it runs: %s", err);
+    agent_free(&a);
 }
 
 int main(void) {

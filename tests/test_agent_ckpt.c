@@ -28,9 +28,10 @@ static void tiny(struct train_cfg *tc, int w0, int w1) {
     snprintf(tc->run_dir, sizeof tc->run_dir, "%s", g_dir);
 }
 
-/* the checkpoint at src rewritten to dst with the entry `key` replaced by the string s (NULL:
- * dropped) */
-static int rewrite(const char *src, const char *dst, const char *key, const char *s) {
+/* the checkpoint at src rewritten to dst with the entry `key` replaced by the string s, or by
+ * nb raw bytes when s is NULL and bytes is not (both NULL: dropped) */
+static int rewrite_as(const char *src, const char *dst, const char *key, const char *s,
+                      const void *bytes, size_t nb) {
     struct ckpt c;
     if (ckpt_load(&c, src, err, sizeof err)) {
         return -1;
@@ -42,6 +43,8 @@ static int rewrite(const char *src, const char *dst, const char *key, const char
         if (strcmp(e->key, key) == 0) {
             if (s) {
                 ckpt_put_str(&w, key, s);
+            } else if (bytes) {
+                ckpt_put_bytes(&w, key, bytes, nb);
             }
         } else if (e->kind == CKPT_STR) {
             ckpt_put_str(&w, e->key, e->data);
@@ -59,6 +62,10 @@ static int rewrite(const char *src, const char *dst, const char *key, const char
     ckpt_writer_free(&w);
     ckpt_free(&c);
     return rc;
+}
+
+static int rewrite(const char *src, const char *dst, const char *key, const char *s) {
+    return rewrite_as(src, dst, key, s, NULL, 0);
 }
 
 static const char *path_of(const char *name) {
@@ -156,6 +163,60 @@ int main(void) {
     CHECK(agent_ckpt_restore(&o, path_of("missing.ckpt"), err, sizeof err) == -1,
           "restore from a missing file: %s", err);
     agent_free(&fresh), agent_free(&o), agent_free(&a);
+    /* a generator entry of the wrong size is damage (it used to be ignored silently, so the
+     * resumed run drew fresh batches); a missing one (older build) loads with fresh streams */
+    unsigned char five[5] = {1, 2, 3, 4, 5};
+    CHECK(rewrite_as(ck, path_of("rng.ckpt"), "rng_sampler", NULL, five, sizeof five) == 0,
+          "rewrite: %s", err);
+    CHECK(agent_ckpt_load(&b, &back, path_of("rng.ckpt"), 0, &st, err, sizeof err) == -1 &&
+              strstr(err, "rng_sampler") && strstr(err, "rng.ckpt"),
+          "a 5-byte rng_sampler is refused: %s", err);
+    CHECK(rewrite(ck, path_of("norng.ckpt"), "rng_draws", NULL) == 0, "rewrite: %s", err);
+    CHECK(agent_ckpt_load(&b, &back, path_of("norng.ckpt"), 0, &st, err, sizeof err) == 0 &&
+              st.has_sampler && !st.has_draws,
+          "a checkpoint without rng_draws loads, the draws from a fresh stream: %s", err);
+    agent_free(&b);
+
+    /* a config asking for more scratch than any checkpoint of this size needs (2^30 rows of
+     * batch x noise samples): refused before agent_init allocates */
+    struct train_cfg huge;
+    tiny(&huge, 8, 6);
+    huge.ac.batch_size = 1 << 20, huge.ac.noise_samples = 1024;
+    json = train_cfg_json(&huge);
+    CHECK(rewrite(ck, path_of("huge.ckpt"), "config", json) == 0, "rewrite");
+    free(json);
+    CHECK(agent_ckpt_load(&b, &back, path_of("huge.ckpt"), 0, NULL, err, sizeof err) == -1 &&
+              strstr(err, "would allocate") && strstr(err, "huge.ckpt"),
+          "a config of 2^30 rows is refused: %s", err);
+    /* the estimate agrees with a real agent's size order (tiny network: under 1 MiB) */
+    size_t est = agent_init_bytes(&tc.ac);
+    CHECK(est > 4 * sizeof(float) * a.pb.n && est < (1u << 20), "estimate %zu bytes", est);
+
+    /* "agent" given twice (found by fuzz_cfg): the defaults came from the first, the label from
+     * the last, so a floq config read as fql (or as "", which it then could not read back) */
+    json = train_cfg_json(&tc);
+    CHECK(json && train_cfg_from_json(&back, json, err, sizeof err) == 0 &&
+              !strcmp(back.agent, "floq") && back.ac.kind == AGENT_FLOQ,
+          "a written config reads back: %s", err);
+    char twice[8192];
+    const char *pairs[][2] = {{"fql", "given as \"floq\" and as \"fql\""},
+                              {"", "given as \"floq\" and as \"\""}};
+    for (int i = 0; i < 2; i++) {
+        /* json starts "{\n  \"agent\": \"floq\",": append a second agent key after it */
+        const char *rest = json ? strstr(json, "\"floq\",") : NULL;
+        CHECK(rest != NULL, "the written config names the agent first");
+        if (!rest) {
+            break;
+        }
+        rest += strlen("\"floq\",");
+        snprintf(twice, sizeof twice, "%.*s\n  \"agent\": \"%s\",%s", (int)(rest - json), json,
+                 pairs[i][0], rest);
+        CHECK(train_cfg_from_json(&back, twice, err, sizeof err) == -1 &&
+                  strstr(err, pairs[i][1]) && strstr(err, "damaged"),
+              "a config naming the agent twice is refused: %s", err);
+    }
+    free(json);
+
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     CHECK(system(cmd) == 0, "cleanup");

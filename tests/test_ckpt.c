@@ -879,6 +879,26 @@ static void test_latest(void) {
     CHECK(ckpt_latest(dir2, out, sizeof out, &step, err, sizeof err) == 0 && step == 3000 &&
               load_step(out, &got) == 0 && got == 3000,
           "resume picks step 3000: %s", err);
+
+    /* every checkpoint, newest first; pruning keeps the newest two */
+    struct ckpt_file *files;
+    size_t nf;
+    CHECK(ckpt_list(dir, &files, &nf, err, sizeof err) == 0 && nf == 4 &&
+              files[0].step == UINT64_MAX && files[1].step == 100 && files[2].step == 99 &&
+              files[3].step == 5 && has(files[1].path, "ckpt-0000000100.ckpt"),
+          "list: %zu files, newest first (%s)", nf, err);
+    ckpt_list_free(files, nf);
+    CHECK(ckpt_prune(dir, 2, err, sizeof err) == 0, "prune: %s", err);
+    CHECK(ckpt_list(dir, &files, &nf, err, sizeof err) == 0 && nf == 2 && files[1].step == 100,
+          "after prune(2): %zu files", nf);
+    ckpt_list_free(files, nf);
+    struct stat st;
+    snprintf(sub, sizeof sub, "%s/ckpt-0000001000.ckpt.tmp", dir);
+    CHECK(stat(sub, &st) == 0, "prune leaves other names alone");
+    CHECK(ckpt_prune(dir, 0, err, sizeof err) == 0 &&
+              ckpt_list(dir, &files, &nf, err, sizeof err) == 0 && nf == 2,
+          "prune(0) keeps all");
+    ckpt_list_free(files, nf);
 }
 
 int main(void) {

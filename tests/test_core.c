@@ -1,5 +1,6 @@
 /* test_core — RNG, Adam, Polyak, HL-Gauss and time embeddings, parameter blocks, flags. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -360,12 +361,32 @@ static void test_cfg_compat(void) {
           "cfg_command: bad flag 2, --help 0, else CFG_RUN (%d %d)", rc_bad, rc_help);
 }
 
+/* mem_try_alloc: sizes near SIZE_MAX fail instead of wrapping the 64-byte rounding (a request
+ * of SIZE_MAX - 3 bytes used to get a 64-byte block) */
+static void test_mem(void) {
+    void *p = mem_try_alloc(SIZE_MAX - 3);
+    CHECK(p == NULL, "SIZE_MAX - 3 bytes: no block");
+    CHECK(mem_try_alloc(SIZE_MAX) == NULL, "SIZE_MAX bytes: no block");
+    CHECK(mem_try_alloc(SIZE_MAX - 63) == NULL, "SIZE_MAX - 63 bytes: no block");
+    /* beyond PTRDIFF_MAX: refused before the allocator (ASan's aborts on such a size) */
+    CHECK(mem_try_alloc((size_t)PTRDIFF_MAX + 1) == NULL, "PTRDIFF_MAX + 1 bytes: no block");
+    unsigned char *q = mem_try_alloc(100);
+    int zero = q != NULL && ((uintptr_t)q & 63) == 0;
+    for (int i = 0; zero && i < 128; i++) {
+        zero = q[i] == 0;
+    }
+    CHECK(zero, "100 bytes: a zeroed, 64-byte aligned block of 128");
+    mem_free(q);
+    mem_free(p);
+}
+
 int main(void) {
     test_rng();
     test_adam();
     test_hlgauss();
     test_erf();
     test_param();
+    test_mem();
     test_cfg();
     test_cfg_compat();
     return check_report("test_core");

@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zip.h>
 
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/npz.h"
+#include "common/util.h"
 #include "tests/check.h"
 
 static char g_dir[64];
@@ -293,6 +295,48 @@ static void write_d4rl(const char *path, int variant) {
     H5Fclose(f);
 }
 
+/* a small file declaring a huge chunked column (no chunk written: the fill value): the declared
+ * size must not reach an allocation (a 2^62-element declaration wrapped mem_alloc's rounding
+ * and H5Dread wrote past a 64-byte block; 2^36 aborted with "out of memory") */
+static void write_huge(const char *path, hsize_t rows, hsize_t cols) {
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dims[2] = {rows, cols}, ch[2] = {16, cols};
+    int nd = cols ? 2 : 1;
+    hid_t sp = H5Screate_simple(nd, dims, NULL);
+    hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(pl, nd, ch);
+    hid_t ds = H5Dcreate2(f, "observations", H5T_IEEE_F32LE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    float one[16 * 4] = {1};
+    hsize_t start[2] = {0, 0};
+    hid_t ms = H5Screate_simple(nd, ch, NULL);
+    H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, ch, NULL);
+    H5Dwrite(ds, H5T_NATIVE_FLOAT, ms, sp, H5P_DEFAULT, one); /* one chunk stored */
+    H5Sclose(ms);
+    H5Dclose(ds);
+    H5Pclose(pl);
+    H5Sclose(sp);
+    H5Fclose(f);
+}
+
+static void test_h5_huge(void) {
+    struct dataset d;
+    char err[512];
+    const char *p = tpath("huge.hdf5");
+    static const struct {
+        hsize_t rows, cols;
+    } cases[] = {{((hsize_t)1 << 62) - 1, 0}, {(hsize_t)1 << 36, 0}, {(hsize_t)1 << 34, 4}};
+    for (size_t i = 0; i < FLOQ_ARRAY_LEN(cases); i++) {
+        write_huge(p, cases[i].rows, cases[i].cols);
+        struct stat st;
+        CHECK(stat(p, &st) == 0 && st.st_size < 64 * 1024, "the file is small (%lld bytes)",
+              (long long)st.st_size);
+        CHECK(load(&d, p, NULL, err) == -1 && has(err, "huge.hdf5") && has(err, "observations") &&
+                  (has(err, "damaged") || has(err, "allocate")),
+              "a declared %llu x %llu column is refused in one line: %s",
+              (unsigned long long)cases[i].rows, (unsigned long long)cases[i].cols, err);
+    }
+}
+
 static void test_d4rl(void) {
     struct dataset d;
     char err[512];
@@ -514,6 +558,7 @@ int main(void) {
     test_ogbench();
     test_own_rewards();
     test_d4rl();
+    test_h5_huge();
     test_bad();
     for (int i = 0; i < g_nfiles; i++) {
         unlink(g_files[i]);

@@ -50,10 +50,11 @@ static long rss_kb(void) {
 static const struct proto_dims DIMS_SMALL = {
     .obs_dim = 3, .act_dim = 2, .max_batch = 8, .n_params = 5, .wver_max = UINT32_MAX};
 
-/* a small batch with awkward floats: -0.0, denormals, extremes */
+/* a small batch with awkward floats: -0.0, denormals, the magnitude bound itself */
 static void fill_batch(struct proto_batch *b, struct rng *r, uint32_t n) {
-    static const float special[] = {-0.0f,   0.0f, 1e-45f, -1.17549421e-38f, FLT_MAX, -FLT_MAX,
-                                    FLT_MIN, 1.0f, -1.0f,  3.14159274f};
+    static const float special[] = {-0.0f,         0.0f,           1e-45f,  -1.17549421e-38f,
+                                    PROTO_MAX_ABS, -PROTO_MAX_ABS, FLT_MIN, 1.0f,
+                                    -1.0f,         3.14159274f};
     proto_batch_clear(b);
     for (uint32_t i = 0; i < n; i++) {
         float obs[64], act[64], nobs[64];
@@ -694,10 +695,10 @@ static void test_validation(void) {
     struct proto_control c = {PROTO_CTRL_ACCEPT, 10, 0};
     proto_encode_control(&out, &c, err, sizeof err);
     hm = exact_copy(out.data, out.size);
-    hm[3] = 4;
+    hm[3] = 5;
     reseal(hm, out.size);
     CHECK(proto_decode_control(&cg, hm, out.size, err, sizeof err) == PROTO_ERR_RANGE,
-          "control command 4");
+          "control command 5");
     free(hm);
 
     proto_buf_free(&out);
@@ -946,22 +947,52 @@ static void test_setup_and_frames(void) {
           "a SETUP is not a HELLO");
     CHECK(!strcmp(proto_kind_name(PROTO_KIND_SETUP), "SETUP"), "SETUP name");
 
-    // frames: a message, the closing frame, a length past the frame
-    size_t fb = proto_frame_bytes(PROTO_SMALL_BYTES);
-    unsigned char *frame = calloc(1, fb);
-    const unsigned char *msg = NULL;
-    size_t len = 0;
-    proto_frame_put(frame, fb, &out);
-    CHECK(proto_frame_get(frame, fb, &msg, &len) == 1 && len == out.size &&
-              !memcmp(msg, out.data, len) && frame[0] == (out.size & 0xff),
-          "frame round trip (little-endian length)");
-    CHECK(proto_decode_setup(&g, msg, len, err, sizeof err) == PROTO_OK, "setup from a frame");
-    proto_frame_close(frame);
-    CHECK(proto_frame_get(frame, fb, &msg, &len) == 0, "closing frame");
-    frame[0] = 0xff, frame[1] = 0xff;
-    CHECK(proto_frame_get(frame, fb, &msg, &len) == -1, "length past the frame refused");
-    free(frame);
     proto_buf_free(&out);
+}
+
+/* finite values beyond the documented bounds are dropped as magnitude, never trained on (an
+ * obs of 1e15 and a reward of 2e38 used to pass and make the loss non-finite) */
+static void test_magnitude(void) {
+    struct rng r;
+    rng_seed(&r, 5);
+    struct proto_batch b;
+    CHECK(proto_batch_init(&b, 3, 2, 8, err, sizeof err) == 0, "%s", err);
+    struct proto_buf out;
+    proto_buf_init(&out, 0);
+    struct proto_transitions t;
+    const struct {
+        int field; /* 0 obs, 1 act, 2 rew, 3 next_obs, 4 ep_return */
+        float v;
+        const char *name;
+    } cases[] = {{0, 1e15f, "obs"},
+                 {1, -2e6f, "act"},
+                 {2, 2e38f, "rew"},
+                 {3, nextafterf(1e6f, 2e6f), "next_obs"},
+                 {4, -1e13f, "ep_return"}};
+    for (size_t i = 0; i < FLOQ_ARRAY_LEN(cases); i++) {
+        fill_batch(&b, &r, 3);
+        float *dst[] = {&b.obs[4], &b.act[1], &b.rew[2], &b.next_obs[8], &b.episodes[0].ret};
+        *dst[cases[i].field] = cases[i].v;
+        proto_encode_transitions(&out, &b, err, sizeof err);
+        CHECK(proto_decode_transitions(&t, out.data, out.size, &DIMS_SMALL, err, sizeof err) ==
+                      PROTO_ERR_MAGNITUDE &&
+                  strstr(err, cases[i].name) && strstr(err, "within"),
+              "%s = %g dropped as magnitude: %s", cases[i].name, (double)cases[i].v, err);
+    }
+    CHECK(!strcmp(proto_status_name(PROTO_ERR_MAGNITUDE), "magnitude") &&
+              !strcmp(proto_status_name(PROTO_ERR_CREDIT), "credit") &&
+              !strcmp(proto_status_name(PROTO_ERR_SEQUENCE), "sequence") &&
+              !strcmp(proto_status_name(PROTO_ERR_STATE), "state") &&
+              !strcmp(proto_status_name(PROTO_ERR_CHANNEL), "channel"),
+          "names of the learner's reasons");
+    /* END is a CONTROL command */
+    struct proto_control c = {PROTO_CTRL_END, 0, 9}, back;
+    CHECK(proto_encode_control(&out, &c, err, sizeof err) == 0 &&
+              proto_decode_control(&back, out.data, out.size, err, sizeof err) == PROTO_OK &&
+              back.cmd == PROTO_CTRL_END && back.wver == 9,
+          "CONTROL END round trip: %s", err);
+    proto_buf_free(&out);
+    proto_batch_free(&b);
 }
 
 /* encoders refuse what their decoders would: an ERROR saying ok, a BYE from rank 0 */
@@ -990,5 +1021,6 @@ int main(void) {
     test_batch_and_stats();
     test_setup_and_frames();
     test_encoder_refusals();
+    test_magnitude();
     return check_report("test_proto");
 }

@@ -2,6 +2,8 @@
  *   tool_mkdata chain OUT.npz [N_STATES] [ROWS] [SEED]   deterministic chain s -> s+1, r = -1,
  *       terminal at the last state: Q*(s, a) = -(1 - gamma^(N - s)) / (1 - gamma) for every a
  *   tool_mkdata bad-nan|bad-dtype|bad-len|bad-missing OUT.npz   broken variants
+ *   tool_mkdata chain-zero|chain-huge OUT.npz ...            the chain with every reward 0, or
+ *       +-1e30 (finite, but the losses overflow float32 at once)
  *   tool_mkdata qinput OUT.txt [N_STATES]                   rows "obs action" for floq q
  */
 #include <math.h>
@@ -53,6 +55,9 @@ int main(int argc, char **argv) {
     int64_t s2[2] = {rows, 1}, s1[1] = {rows}, sbad[1] = {rows - 1};
     if (strcmp(mode, "bad-nan") == 0) {
         rew[rows / 2] = NAN;
+    }
+    for (int i = 0; i < rows && strncmp(mode, "chain-", 6) == 0; i++) {
+        rew[i] = strcmp(mode, "chain-huge") == 0 ? (i % 2 ? 1e30f : -1e30f) : 0.0f;
     }
     char err[512];
     struct npz_writer *w;
