@@ -234,8 +234,18 @@ static int h5_col(hid_t f, const char *path, int k, struct col *c, char *err, si
         goto out;
     }
     count = dims[0] * (nd == 2 ? dims[1] : 1);
-    /* the bytes stored for it (compressed or not) must be able to hold that many values */
+    /* the bytes stored for it (compressed or not) must be able to hold that many values, and
+     * the file must hold those bytes: a chunk's stored size is the read buffer libhdf5
+     * allocates (a 6.7 KB file claimed a 1.8 GB chunk) */
     uint64_t stored = (uint64_t)H5Dget_storage_size(ds);
+    hsize_t fsize = 0;
+    if (H5Fget_filesize(f, &fsize) < 0 || stored > (uint64_t)fsize) {
+        seterr(err, errsz,
+               "dataset: %s: '%s' claims %llu stored bytes in a file of %llu bytes; the file "
+               "is damaged",
+               path, key, (unsigned long long)stored, (unsigned long long)fsize);
+        goto out;
+    }
     if (esz == 0 || count / H5_MAX_RATIO > (stored + 1024) / esz) {
         seterr(err, errsz,
                "dataset: %s: '%s' declares shape %s (%llu values of %llu bytes) but the file "

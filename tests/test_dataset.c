@@ -337,6 +337,29 @@ static void test_h5_huge(void) {
     }
 }
 
+/* tests/fuzz/h5/chunk-larger-than-file (found by fuzz_h5): a 6.7 KB file whose 'rewards'
+ * chunk claims 1.8 GB stored; libhdf5 allocated a read buffer of that size before failing */
+static void test_h5_chunk_claim(void) {
+    struct dataset d;
+    char err[512];
+    static char buf[64 * 1024];
+    FILE *in = fopen("tests/fuzz/h5/chunk-larger-than-file", "rb");
+    size_t n = in ? fread(buf, 1, sizeof buf, in) : 0;
+    if (in) {
+        fclose(in);
+    }
+    CHECK(n > 0, "tests/fuzz/h5/chunk-larger-than-file is readable (run from the repository)");
+    const char *p = tpath("chunk.hdf5");
+    FILE *out = fopen(p, "wb");
+    CHECK(out && fwrite(buf, 1, n, out) == n, "write %s", p);
+    if (out) {
+        fclose(out);
+    }
+    CHECK(load(&d, p, NULL, err) == -1 && has(err, "'rewards' claims") && has(err, "damaged"),
+          "a chunk claiming more bytes than the file holds is refused before it is read: %s",
+          err);
+}
+
 static void test_d4rl(void) {
     struct dataset d;
     char err[512];
@@ -559,6 +582,7 @@ int main(void) {
     test_own_rewards();
     test_d4rl();
     test_h5_huge();
+    test_h5_chunk_claim();
     test_bad();
     for (int i = 0; i < g_nfiles; i++) {
         unlink(g_files[i]);
