@@ -2,10 +2,14 @@
 #include "common/sig.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t g_stop;
+/* the first stop signal; taken by exchange: two signals handled at once on two threads (the
+ * process's signals go to any thread that does not block them) must not both be the first */
+static atomic_int g_stop;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free in a signal handler");
 static volatile sig_atomic_t g_done = -1; /* sig_done's exit code, or -1 */
 
 const char *sig_name(int sig) {
@@ -26,15 +30,15 @@ static void on_signal(int sig) {
     if (g_done >= 0) {
         _exit(g_done); /* finished: only exiting is left, with the code it already has */
     }
+    int first = atomic_exchange(&g_stop, sig) == 0;
     say("floq: ");
     say(sig_name(sig));
-    if (g_stop) {
+    if (!first) {
         say(" received again: exiting at once\n");
         _exit(128 + sig);
     }
     say(" received: stopping after the current update with a checkpoint (send it again to exit "
         "at once)\n");
-    g_stop = sig;
 }
 
 void sig_install(void) {
@@ -53,5 +57,5 @@ void sig_done(int code) {
 }
 
 int sig_stop_requested(void) {
-    return g_stop;
+    return atomic_load(&g_stop);
 }
