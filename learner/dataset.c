@@ -1,10 +1,15 @@
 #include "learner/dataset.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -286,35 +291,242 @@ out:
     return rc;
 }
 
-static int raw_from_h5(struct raw *r, const char *path, char *err, size_t errsz) {
-    /* HDF5 prints error stacks to stderr by default: silence them while we load */
-    H5E_auto2_t old_fn;
-    void *old_data;
-    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    int rc = -1;
+/* ---- HDF5 in a child process ------------------------------------------------------------- */
+
+/* libhdf5 parses a file's object headers before any check above can run, and Debian's 1.10.8
+ * is not hardened against crafted files: one reads past a heap block in H5T_copy (H5Dopen2),
+ * another has H5D__read calloc 2 GB; either ended floq train with SIGSEGV. So a forked child
+ * (no exec) runs h5_col on every key and streams the columns to the parent over a pipe, and
+ * whatever libhdf5 does to the child is one line of error in the parent.
+ *
+ * The stream, in native byte order (both ends are this binary): for each key read, a header
+ * {H5_REC_COL, key, present, ndim, rows, cols} and rows * cols float32; then {H5_REC_DONE}
+ * and exit status H5_EXIT_OK. On an error, {H5_REC_ERR, rows = length} and the one-line
+ * message, then H5_EXIT_ERR. The parent bounds every length before it allocates. */
+enum { H5_REC_COL = 0x434f4c31, H5_REC_DONE = 0x444f4e45, H5_REC_ERR = 0x45525231 };
+enum { H5_EXIT_OK = 0, H5_EXIT_ERR = 41, H5_EXIT_PIPE = 42 };
+#define H5_MSG_MAX 4096
+#define H5_IO_MAX  ((size_t)1 << 30) /* bytes per read/write call */
+
+struct h5_hdr {
+    uint32_t tag;
+    int32_t key, present, ndim;
+    uint64_t rows, cols; /* H5_REC_ERR: rows is the message length */
+};
+
+/* the D4RL keys read, in stream order (qlearning_dataset reads s' from the next row:
+ * next_observations is not needed) */
+static const int h5_keys[] = {K_OBS, K_ACT, K_REW, K_TERM, K_TIMEOUT};
+
+/* 0 when all n bytes are written; -1 on an error (EPIPE: the parent stopped reading) */
+static int write_all(int fd, const void *p, size_t n) {
+    const char *b = p;
+    while (n > 0) {
+        ssize_t w = write(fd, b, n < H5_IO_MAX ? n : H5_IO_MAX);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return -1;
+        }
+        b += w, n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* the bytes read before the end of the stream, up to n */
+static size_t read_all(int fd, void *p, size_t n) {
+    char *b = p;
+    size_t got = 0;
+    while (got < n) {
+        size_t want = n - got < H5_IO_MAX ? n - got : H5_IO_MAX;
+        ssize_t r = read(fd, b + got, want);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+        got += (size_t)r;
+    }
+    return got;
+}
+
+/* the child: opens path, streams each key through h5_col and frees its column before the
+ * next (peak: one column), then _exit: no atexit handlers, MPI or LeakSanitizer here */
+static _Noreturn void h5_child(int fd, const char *path) {
+    /* a parent that stopped reading makes write fail with EPIPE rather than kill the child;
+     * stop signals (a Ctrl-C reaches the whole process group) are the parent's to handle */
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
+    /* a fault ends the child quietly: the parent's line says so (Open MPI's handler, which the
+     * child inherits on rank 0, printed a 20-line backtrace of libhdf5 first) */
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) {
+        signal(fatal[i], SIG_DFL);
+    }
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* libhdf5 prints error stacks to stderr */
+    char err[H5_MSG_MAX];
+    struct h5_hdr h = {.tag = H5_REC_ERR};
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
-        seterr(err, errsz,
+        seterr(err, sizeof err,
                "dataset: %s is not a readable HDF5 file (truncated, corrupt or "
                "missing?)",
                path);
-        goto out;
+        goto fail;
     }
-    /* qlearning_dataset reads s' from the next row: next_observations is not needed */
-    static const int keys[] = {K_OBS, K_ACT, K_REW, K_TERM, K_TIMEOUT};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        if (h5_col(f, path, keys[i], &r->c[keys[i]], err, errsz)) {
-            goto out;
+    for (size_t i = 0; i < sizeof h5_keys / sizeof h5_keys[0]; i++) {
+        struct col c;
+        memset(&c, 0, sizeof c);
+        if (h5_col(f, path, h5_keys[i], &c, err, sizeof err)) {
+            mem_free(c.x);
+            goto fail;
+        }
+        h = (struct h5_hdr){H5_REC_COL, h5_keys[i], c.present, c.ndim, c.rows, c.cols};
+        int bad = write_all(fd, &h, sizeof h) ||
+                  (c.present && write_all(fd, c.x, c.rows * c.cols * sizeof(float)));
+        mem_free(c.x);
+        if (bad) {
+            _exit(H5_EXIT_PIPE);
         }
     }
-    rc = 0;
-out:
-    if (f >= 0) {
-        H5Fclose(f);
+    /* read only: nothing to flush, and H5Fclose would be more libhdf5 to survive */
+    h = (struct h5_hdr){.tag = H5_REC_DONE};
+    _exit(write_all(fd, &h, sizeof h) ? H5_EXIT_PIPE : H5_EXIT_OK);
+fail:
+    h = (struct h5_hdr){.tag = H5_REC_ERR, .rows = strlen(err)};
+    _exit(write_all(fd, &h, sizeof h) || write_all(fd, err, h.rows) ? H5_EXIT_PIPE : H5_EXIT_ERR);
+}
+
+/* the parent's side of the stream into r: H5_REC_DONE 0, H5_REC_ERR 1 (the child's message
+ * in err), -1 with err set (the parent's own error: a bad header or no memory), -2 when the
+ * stream ends early */
+static int h5_stream_read(struct raw *r, int fd, const char *path, char *err, size_t errsz) {
+    struct h5_hdr h;
+    char why[64];
+    for (size_t i = 0;; i++) {
+        if (read_all(fd, &h, sizeof h) != sizeof h) {
+            return -2;
+        }
+        if (h.tag == H5_REC_DONE && i == sizeof h5_keys / sizeof h5_keys[0]) {
+            return 0;
+        }
+        if (h.tag == H5_REC_ERR) {
+            char msg[H5_MSG_MAX];
+            if (h.rows >= sizeof msg || read_all(fd, msg, h.rows) != h.rows) {
+                return -2;
+            }
+            msg[h.rows] = 0;
+            for (size_t k = 0; k < h.rows; k++) {
+                msg[k] = msg[k] < 32 || msg[k] == 127 ? '?' : msg[k]; /* one line */
+            }
+            seterr(err, errsz, "%s", msg);
+            return 1;
+        }
+        /* a column header: the one expected next, its shape within H5_MAX_BYTES as float32 */
+        int k = i < sizeof h5_keys / sizeof h5_keys[0] ? h5_keys[i] : -1;
+        uint64_t lim = H5_MAX_BYTES / sizeof(float);
+        if (h.tag != H5_REC_COL || h.key != k || (h.present != 0 && h.present != 1) ||
+            (h.present &&
+             (h.ndim < 1 || h.ndim > 2 || (h.ndim == 1 && h.cols != 1) || h.rows > lim ||
+              h.cols > lim || (h.cols != 0 && h.rows > lim / h.cols)))) {
+            seterr(err, errsz,
+                   "dataset: %s: the HDF5 reader process sent a bad header after %zu columns; "
+                   "the file is damaged or crafted: re-download it, or convert it to .npz "
+                   "(floq reads .npz with its own reader)",
+                   path, i);
+            return -1;
+        }
+        if (!h.present) {
+            continue;
+        }
+        struct col *c = &r->c[k];
+        c->ndim = h.ndim;
+        c->rows = (size_t)h.rows;
+        c->cols = (size_t)h.cols;
+        c->shape[0] = (int64_t)h.rows;
+        c->shape[1] = h.ndim == 2 ? (int64_t)h.cols : 0;
+        size_t bytes = (size_t)(h.rows * h.cols) * sizeof(float);
+        c->x = mem_try_alloc(bytes);
+        if (!c->x) {
+            hsize_t dims[2] = {h.rows, h.cols};
+            seterr(err, errsz,
+                   "dataset: %s: '%s' of shape %s needs %llu MiB as float32, more than this "
+                   "machine can allocate",
+                   path, key_name[k], h5_shape(dims, h.ndim, why, sizeof why),
+                   (unsigned long long)(bytes >> 20));
+            return -1;
+        }
+        if (read_all(fd, c->x, bytes) != bytes) {
+            return -2;
+        }
+        c->present = 1;
     }
-    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
-    return rc;
+}
+
+static int raw_from_h5(struct raw *r, const char *path, char *err, size_t errsz) {
+    int fd[2];
+    if (pipe(fd) != 0) {
+        seterr(err, errsz, "dataset: %s: cannot start the HDF5 reader process (pipe: %s)", path,
+               strerror(errno));
+        return -1;
+    }
+    /* another thread's fork + exec must not keep the write end open (no end of stream) */
+    fcntl(fd[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fd[1], F_SETFD, FD_CLOEXEC);
+    /* fork in a multithreaded process (rank 0 after MPI_Init, with the MPI progress thread and,
+     * on --resume, the learner's pool running): only the forking thread exists in the child,
+     * and it calls nothing but libhdf5, malloc (glibc resets its locks in the child), write
+     * and _exit; no other thread of floq calls libhdf5, so no libhdf5 state is held mid-call */
+    /* libhdf5's globals are set up here once (H5open reads no file), not again in every child:
+     * 30 ms of a fuzz_h5 run under ASan */
+    H5open();
+    pid_t pid = fork();
+    if (pid < 0) {
+        seterr(err, errsz, "dataset: %s: cannot start the HDF5 reader process (fork: %s)", path,
+               strerror(errno));
+        close(fd[0]), close(fd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        h5_child(fd[1], path);
+    }
+    close(fd[1]);
+    int got = h5_stream_read(r, fd[0], path, err, errsz);
+    close(fd[0]);
+    if (got == -1) {
+        kill(pid, SIGKILL); /* our unreaped child: its pid cannot have been reused */
+    }
+    int st = 0;
+    pid_t w;
+    while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {
+    }
+    if (got == -1) {
+        return -1;
+    }
+    /* success and a clean error need both the stream and the exit status to say so */
+    int clean = w == pid && WIFEXITED(st) &&
+                WEXITSTATUS(st) == (got == 0 ? H5_EXIT_OK : H5_EXIT_ERR) && got >= 0;
+    if (clean || (w < 0 && got >= 0)) { /* w < 0: SIGCHLD ignored, the child reaped itself */
+        return got == 0 ? 0 : -1;
+    }
+    char how[64];
+    if (w == pid && WIFSIGNALED(st)) {
+        snprintf(how, sizeof how, "signal %d", WTERMSIG(st));
+    } else if (w == pid && WIFEXITED(st)) {
+        snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(st));
+    } else {
+        snprintf(how, sizeof how, "its output cut short");
+    }
+    seterr(err, errsz,
+           "dataset: %s: libhdf5 crashed reading this file (%s); the file is damaged or "
+           "crafted: re-download it, or convert it to .npz (floq reads .npz with its own reader)",
+           path, how);
+    return -1;
 }
 
 /* ---- validation --------------------------------------------------------------------------- */

@@ -14,7 +14,8 @@
  *                 transitions to the following row; rewards/masks only via relabel.
  *   own .npz      as above plus rewards (+ masks, + next_observations: then rows are used as is).
  *   D4RL .hdf5    d4rl.qlearning_dataset: s' = row i+1, rows with timeouts dropped,
- *                 mask = 1 - terminals.
+ *                 mask = 1 - terminals. libhdf5 reads it in a forked child process that
+ *                 streams the columns back, so libhdf5 crashing on a damaged file is an error.
  * Errors are one line naming the file, the key and the problem.
  */
 #ifndef FLOQ_DATASET_H

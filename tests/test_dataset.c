@@ -3,12 +3,16 @@
  * bad-dataset error. */
 #include "learner/dataset.h"
 
+#include <errno.h>
 #include <hdf5.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zip.h>
 
@@ -356,8 +360,79 @@ static void test_h5_chunk_claim(void) {
         fclose(out);
     }
     CHECK(load(&d, p, NULL, err) == -1 && has(err, "'rewards' claims") && has(err, "damaged"),
-          "a chunk claiming more bytes than the file holds is refused before it is read: %s",
-          err);
+          "a chunk claiming more bytes than the file holds is refused before it is read: %s", err);
+}
+
+/* copies a file of the repository (tests run from its root) into the temp dir as name */
+static const char *copy_in(const char *src, const char *name) {
+    static char buf[64 * 1024];
+    FILE *in = fopen(src, "rb");
+    size_t n = in ? fread(buf, 1, sizeof buf, in) : 0;
+    if (in) {
+        fclose(in);
+    }
+    CHECK(n > 0, "%s is readable (run from the repository)", src);
+    const char *p = tpath(name);
+    FILE *out = fopen(p, "wb");
+    CHECK(out && fwrite(buf, 1, n, out) == n, "write %s", p);
+    if (out) {
+        fclose(out);
+    }
+    return p;
+}
+
+/* tests/fuzz/h5/crash-in-libhdf5-H5T_copy (found by fuzz_h5): libhdf5 1.10.8 reads past a heap
+ * block in H5Dopen2 -> H5T_copy and the process died with SIGSEGV; the child that reads HDF5
+ * dies instead, and the load is one line naming the file and the fix. (Under ASan the child's
+ * report ends it with exit status 1 rather than the signal.) */
+static void test_h5_libhdf5_crash(void) {
+    struct dataset d;
+    char err[512];
+    const char *p = copy_in("tests/fuzz/h5/crash-in-libhdf5-H5T_copy", "crash.hdf5");
+    CHECK(load(&d, p, NULL, err) == -1 &&
+              has(err, "crash.hdf5: libhdf5 crashed reading this file (") &&
+              (has(err, "(signal ") || has(err, "(exit status ")) &&
+              has(err, "convert it to .npz") && !strchr(err, '\n'),
+          "a crash inside libhdf5 is one line: %s", err);
+    CHECK(d.n == 0 && d.obs == NULL, "d is zeroed after the failed load");
+    /* the file is still what it was: a valid file after it loads as before */
+    const char *v = tpath("d4rl.hdf5");
+    write_d4rl(v, 0);
+    CHECK(load(&d, v, NULL, err) == 0 && d.n == 8, "a valid file after a crashed child: %s", err);
+    dataset_free(&d);
+    CHECK(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD, "no child left (no zombie)");
+}
+
+static volatile sig_atomic_t g_alarms;
+static void on_alarm(int sig) {
+    (void)sig;
+    g_alarms++;
+}
+
+/* a signal arriving while the parent reads the stream or waits for the child (EINTR: a
+ * handler without SA_RESTART) changes nothing */
+static void test_h5_eintr(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 200}, {0, 200}}, off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    const char *p = tpath("d4rl.hdf5");
+    write_d4rl(p, 0);
+    int ok = 1;
+    for (int i = 0; i < 20 && ok; i++) {
+        struct dataset d;
+        char err[512];
+        ok = load(&d, p, NULL, err) == 0 && d.n == 8 && d.obs[8 * O_DIM - O_DIM] == 8.0f;
+        if (!ok) {
+            fprintf(stderr, "load %d under SIGALRM: %s\n", i, err);
+        }
+        dataset_free(&d);
+    }
+    setitimer(ITIMER_REAL, &off, NULL); /* the handler stays: a signal may still be pending */
+    CHECK(ok, "20 loads with SIGALRM every 200 us (%d signals)", (int)g_alarms);
 }
 
 static void test_d4rl(void) {
@@ -583,6 +658,8 @@ int main(void) {
     test_d4rl();
     test_h5_huge();
     test_h5_chunk_claim();
+    test_h5_libhdf5_crash();
+    test_h5_eintr();
     test_bad();
     for (int i = 0; i < g_nfiles; i++) {
         unlink(g_files[i]);
