@@ -41,7 +41,7 @@ BUILD    ?= build
 LIB_SRCS := $(sort $(wildcard common/*.c learner/*.c actor/*.c envs/*.c))
 LIB_SRCS := $(filter-out learner/main.c actor/fault.c,$(LIB_SRCS))
 # compiled a second time with -DFLOQ_FAULT_INJECTION for build/floq-faults (actor/fault.h)
-FAULT_SRCS := actor/fault.c actor/actor_rank.c learner/train_cfg.c learner/main.c
+FAULT_SRCS := actor/fault.c actor/actor_rank.c learner/train_cfg.c learner/main.c learner/lgroup.c
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TOOL_SRCS := $(sort $(wildcard tests/tool_*.c))
 

@@ -10,7 +10,7 @@
 #include "common/mem.h"
 #include "common/rng.h"
 
-enum fault_kind { FAULT_NONE = 0, FAULT_DROP_BATCH = 1, FAULT_BAD_HELLO = 2 };
+enum fault_kind { FAULT_NONE = 0, FAULT_DROP_BATCH = 1, FAULT_BAD_HELLO = 2, FAULT_FLIP_LEARNER = 3 };
 
 static int g_bad_rounds, g_kind;
 
@@ -18,8 +18,8 @@ int fault_opts(struct cfg_opt *o) {
     struct cfg_opt opts[FAULT_MAX_OPTS] = {
         CFG_INT("test_bad_actor", &g_bad_rounds, 0, 1000,
                 "tests only: actor rank 1 first sends this many rounds of malformed messages"),
-        CFG_CHOICE("test_fault", &g_kind, "none|drop_batch|bad_hello",
-                   "tests only: a fault of actor rank 1"),
+        CFG_CHOICE("test_fault", &g_kind, "none|drop_batch|bad_hello|flip_learner",
+                   "tests only: a fault of actor rank 1 (flip_learner: of learner rank 1)"),
     };
     for (int i = 0; i < FAULT_MAX_OPTS; i++) {
         o[i] = opts[i];
@@ -121,4 +121,8 @@ void fault_send_garbage(int rank, const struct proto_batch *good, int count) {
     comm_req_free(&r);
     proto_buf_free(&pb);
     log_info("actor %d: sent %d malformed messages (test)", rank, 7 * count);
+}
+
+int fault_flip_learner(long step) {
+    return g_kind == FAULT_FLIP_LEARNER && step == FAULT_FLIP_STEP;
 }

@@ -5,7 +5,9 @@
  *   --test_bad_actor N   rank 1 first sends N rounds of malformed TRANSITIONS (truncated, wrong
  *                        version, corrupted, a size bomb, oversized, NaN, wrong width)
  *   --test_fault KIND    rank 1: drop_batch (its batch seq 2 is corrupted after encoding: the
- *                        learner drops it as checksum) or bad_hello (obs_dim + 1: refused)
+ *                        learner drops it as checksum) or bad_hello (obs_dim + 1: refused);
+ *                        flip_learner: learner rank 1 (--learner_ranks >= 2) flips one bit
+ *                        of its weights after update FAULT_FLIP_STEP (the checksum's test)
  */
 #ifndef FLOQ_FAULT_H
 #define FLOQ_FAULT_H
@@ -29,11 +31,15 @@ void fault_on_encoded(int rank, uint64_t seq, struct proto_buf *msg);
 int fault_garbage_rounds(int rank);
 /* sends them to rank 0, built from a real batch as the template */
 void fault_send_garbage(int rank, const struct proto_batch *good, int rounds);
+/* flip_learner: 1 when learner rank 1 flips a bit of its weights after update `step` */
+#define FAULT_FLIP_STEP 50
+int fault_flip_learner(long step);
 
 #else
 
 #define fault_on_hello(rank, h)          ((void)0)
 #define fault_on_encoded(rank, seq, msg) ((void)0)
+#define fault_flip_learner(step)         0
 
 #endif
 

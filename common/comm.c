@@ -14,6 +14,14 @@
 
 static MPI_Comm g_comm[COMM_NCHAN] = {MPI_COMM_NULL, MPI_COMM_NULL, MPI_COMM_NULL, MPI_COMM_NULL};
 static int g_rank, g_size = 1, g_inited;
+/* the learner communicator (comm_learn_init): its size and this rank's place, and the scratch
+ * of the fixed-order sum */
+static MPI_Comm g_learn = MPI_COMM_NULL;
+static int g_lsize = 1, g_lrank;
+static float *g_lscratch;
+static size_t g_lcap;
+static double *g_ldscratch;
+static int g_ldcap;
 
 /* Open MPI here has no asynchronous progress (platform.md §0.6): a large send only moves
  * inside MPI calls. While one is in flight, this thread makes such a call every 100 us (an
@@ -157,6 +165,11 @@ void comm_finalize(double deadline_s, int code, const char *why) {
         have_wd = pthread_create(&wd, NULL, watchdog_main, NULL) == 0;
     }
     MPI_Type_free(&g_gap);
+    if (g_learn != MPI_COMM_NULL) {
+        MPI_Comm_free(&g_learn);
+    }
+    MEM_FREE_ALL(g_lscratch, g_ldscratch);
+    g_lscratch = NULL, g_ldscratch = NULL, g_lcap = 0, g_ldcap = 0;
     MPI_Comm_free(&g_comm[COMM_PROGRESS]);
     MPI_Comm_free(&g_comm[COMM_MSG]);
     MPI_Comm_free(&g_comm[COMM_WEIGHTS]);
@@ -313,4 +326,132 @@ int comm_allreduce_sum(float *buf, size_t n) {
     FLOQ_ASSERT(n <= (size_t)INT32_MAX);
     int rc = MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
     return rc == MPI_SUCCESS ? 0 : -1;
+}
+
+/* ---- the learner ranks ------------------------------------------------------------------- */
+
+int comm_learn_init(int L) {
+    FLOQ_ASSERT(g_inited && L >= 1 && L <= g_size && g_rank < L);
+    if (L == 1) {
+        return 0;
+    }
+    MPI_Group world, grp;
+    int range[1][3] = {{0, L - 1, 1}};
+    MPI_Comm_group(MPI_COMM_WORLD, &world);
+    MPI_Group_range_incl(world, 1, range, &grp);
+    /* collective over the group only: the actor ranks never take part */
+    int rc = MPI_Comm_create_group(MPI_COMM_WORLD, grp, 0x6c6e /* "ln" */, &g_learn);
+    MPI_Group_free(&grp);
+    MPI_Group_free(&world);
+    if (rc != MPI_SUCCESS || g_learn == MPI_COMM_NULL) {
+        return -1;
+    }
+    MPI_Comm_set_errhandler(g_learn, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(g_learn, &g_lrank);
+    MPI_Comm_size(g_learn, &g_lsize);
+    return 0;
+}
+
+int comm_learn_size(void) {
+    return g_lsize;
+}
+
+int comm_learn_rank(void) {
+    return g_lrank;
+}
+
+int comm_first_actor(void) {
+    return g_lsize;
+}
+
+/* chunks of at most 1 GiB: MPI counts are int */
+#define LEARN_CHUNK ((size_t)1 << 30)
+
+int comm_learn_bcast(void *buf, size_t n) {
+    for (size_t o = 0; o < n; o += LEARN_CHUNK) {
+        int len = (int)FLOQ_MIN(LEARN_CHUNK, n - o);
+        if (MPI_Bcast((char *)buf + o, len, MPI_BYTE, 0, g_learn) != MPI_SUCCESS) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* slice l of n floats over L ranks: 16-float aligned boundaries, the last takes the rest */
+static void learn_slice(size_t n, int l, int L, size_t *lo, size_t *hi) {
+    size_t per = (n / (size_t)L + 15) & ~(size_t)15;
+    *lo = FLOQ_MIN(per * (size_t)l, n);
+    *hi = l == L - 1 ? n : FLOQ_MIN(per * (size_t)(l + 1), n);
+}
+
+int comm_learn_sum(float *buf, size_t n) {
+    int L = g_lsize;
+    if (L == 1) {
+        return 0;
+    }
+    FLOQ_ASSERT(n <= (size_t)INT32_MAX);
+    size_t mylo, myhi;
+    learn_slice(n, g_lrank, L, &mylo, &myhi);
+    size_t mine = myhi - mylo;
+    if (g_lcap < mine * (size_t)L) {
+        mem_free(g_lscratch);
+        g_lcap = mine * (size_t)L;
+        g_lscratch = mem_alloc(sizeof(float) * FLOQ_MAX(g_lcap, (size_t)1));
+    }
+    int *sc = mem_alloc(sizeof(int) * 4 * (size_t)L), *sd = sc + L, *rc = sd + L, *rd = rc + L;
+    for (int l = 0; l < L; l++) {
+        size_t lo, hi;
+        learn_slice(n, l, L, &lo, &hi);
+        sc[l] = (int)(hi - lo), sd[l] = (int)lo;   /* my part of slice l goes to rank l */
+        rc[l] = (int)mine, rd[l] = (int)(mine * l); /* rank l's part of my slice, row l */
+    }
+    int ok = MPI_Alltoallv(buf, sc, sd, MPI_FLOAT, g_lscratch, rc, rd, MPI_FLOAT, g_learn) ==
+             MPI_SUCCESS;
+    if (ok) {
+        /* rank order: row 0, then + row 1, + row 2, ... (the same bits on every rank) */
+        float *out = buf + mylo;
+        memcpy(out, g_lscratch, sizeof(float) * mine);
+        for (int l = 1; l < L; l++) {
+            const float *row = g_lscratch + mine * (size_t)l;
+            for (size_t i = 0; i < mine; i++) {
+                out[i] += row[i];
+            }
+        }
+        ok = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, sc, sd, MPI_FLOAT,
+                            g_learn) == MPI_SUCCESS;
+    }
+    mem_free(sc);
+    return ok ? 0 : -1;
+}
+
+int comm_learn_sum_doubles(double *v, int n) {
+    int L = g_lsize;
+    if (L == 1) {
+        return 0;
+    }
+    if (g_ldcap < n * L) {
+        mem_free(g_ldscratch);
+        g_ldcap = n * L;
+        g_ldscratch = mem_alloc(sizeof(double) * (size_t)g_ldcap);
+    }
+    if (MPI_Allgather(v, n, MPI_DOUBLE, g_ldscratch, n, MPI_DOUBLE, g_learn) != MPI_SUCCESS) {
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        double s = g_ldscratch[i];
+        for (int l = 1; l < L; l++) {
+            s += g_ldscratch[(size_t)l * n + i];
+        }
+        v[i] = s;
+    }
+    return 0;
+}
+
+int comm_learn_allgather_u64(uint64_t v, uint64_t *all) {
+    if (g_lsize == 1) {
+        all[0] = v;
+        return 0;
+    }
+    return MPI_Allgather(&v, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, g_learn) == MPI_SUCCESS ? 0
+                                                                                          : -1;
 }

@@ -73,6 +73,31 @@ int comm_discard(enum comm_chan chan, int *from);
  * reference for the weights' fan-out ---- */
 int comm_ibcast(struct comm_req *r, void *buf, size_t n);
 
+/* ---- the learner ranks (floq train --learner_ranks L): ranks 0..L-1 of the job share the
+ * update on a communicator of their own, made with MPI_Comm_create_group, so only they take
+ * part (the actors' three communicators and their protocol are untouched). Rank 0 alone talks
+ * to the actors, which are ranks L..N-1. Every call below is blocking and collective over the
+ * learner ranks; errors are returned (-1) ---- */
+/* on ranks 0..L-1 only (every one of them): builds the learner communicator; 0 or -1 */
+int comm_learn_init(int L);
+/* L (1 when there is no learner communicator), and this rank's place in it (0: the leader) */
+int comm_learn_size(void);
+int comm_learn_rank(void);
+/* the first actor rank (L; 1 without learner ranks): what the learner's fleet talks to */
+int comm_first_actor(void);
+/* broadcasts n bytes from learner rank 0 */
+int comm_learn_bcast(void *buf, size_t n);
+/* sums n floats over the learner ranks in place, in a fixed order, so every rank holds the
+ * same bits whatever the timing or MPI's own reduction order: rank l owns slice l of the
+ * buffer (64-byte aligned), receives that slice from every rank (MPI_Alltoallv), adds them up
+ * in rank order, and MPI_Allgatherv copies the summed slices to every rank. Scratch of n floats
+ * is kept between calls */
+int comm_learn_sum(float *buf, size_t n);
+/* the same for n doubles (an allgather, then each rank adds the L rows in rank order) */
+int comm_learn_sum_doubles(double *v, int n);
+/* every learner rank's value, in rank order, into all (L entries) */
+int comm_learn_allgather_u64(uint64_t v, uint64_t *all);
+
 /* ---- collectives over every rank of the job ---- */
 /* sums n floats over all ranks, in place (MPI_Allreduce, blocking; every rank calls it with the
  * same n); 0 or -1 */

@@ -728,16 +728,30 @@ static void critic_fql(struct agent *a, struct agent_worker *k, const struct sli
 
 /* the Q-loss scale: 1, or 1 / mean |Q| over the whole batch (normalize_q_loss; then every
  * thread waits for the others' sums and adds them in thread order) */
-static float q_scale(struct agent *a, int Bg) {
+static float q_scale(struct agent *a, const struct agent_worker *k, int Bg) {
     if (!a->c.normalize_q_loss) {
         return 1.0f;
     }
     pool_barrier(&a->pool);
-    double qabs = 0;
-    for (int t = 0; t < a->nthreads; t++) {
-        qabs += a->wk[t].sums.actor_qabs;
+    if (!a->xsum) {
+        double qabs = 0;
+        for (int t = 0; t < a->nthreads; t++) {
+            qabs += a->wk[t].sums.actor_qabs;
+        }
+        return (float)(1.0 / (qabs / Bg));
     }
-    return (float)(1.0 / (qabs / Bg));
+    /* learner ranks: thread 0 adds this rank's threads, then the ranks (xsum); the others wait
+     * for it at a second barrier */
+    if (k == &a->wk[0]) {
+        double qabs = 0;
+        for (int t = 0; t < a->nthreads; t++) {
+            qabs += a->wk[t].sums.actor_qabs;
+        }
+        a->xsum(a->xsum_ctx, &qabs, 1);
+        a->qabs_all = qabs;
+    }
+    pool_barrier(&a->pool);
+    return (float)(1.0 / (a->qabs_all / Bg));
 }
 
 static void actor_update(struct agent *a, struct agent_worker *k, const struct slice *s) {
@@ -829,7 +843,7 @@ static void actor_update(struct agent *a, struct agent_worker *k, const struct s
     }
     m->actor_q = qsum;
     m->actor_qabs = qabs;
-    float scale = q_scale(a, Bg);
+    float scale = q_scale(a, k, Bg);
     float *dq = k->dtmp, *dx = k->dact;
     for (int i = 0; i < B; i++) {
         dq[i] = -scale / (float)(Ed * Bg);
@@ -867,8 +881,8 @@ static void losses_job(void *ctx, int tid, int n) {
     struct agent *a = ctx;
     struct agent_worker *k = &a->wk[tid];
     size_t lo, hi;
-    pool_split((size_t)a->job_b->B, tid, n, 1, &lo, &hi);
-    k->b0 = (int)lo, k->b1 = (int)hi;
+    pool_split((size_t)(a->share_hi - a->share_lo), tid, n, 1, &lo, &hi);
+    k->b0 = a->share_lo + (int)lo, k->b1 = a->share_lo + (int)hi;
     memset(&k->sums, 0, sizeof k->sums);
     memset(k->g, 0, sizeof(float) * a->pb.n);
     struct slice s;
@@ -917,6 +931,10 @@ static void metrics_total(struct agent *a, int B) {
         t.distill += s->distill, t.actor_q += s->actor_q, t.actor_qabs += s->actor_qabs;
         t.mse += s->mse;
     }
+    _Static_assert(sizeof t == AGENT_NSUMS * sizeof(double), "agent_sums is AGENT_NSUMS doubles");
+    if (a->xsum) {
+        a->xsum(a->xsum_ctx, (double *)&t, AGENT_NSUMS); /* the whole batch, over the ranks */
+    }
     struct agent_metrics *m = &a->metrics;
     int E = a->E, Ed = a->Ed, A = a->c.act_dim;
     if (a->c.kind == AGENT_FLOQ) {
@@ -944,8 +962,14 @@ static void metrics_total(struct agent *a, int B) {
 }
 
 void agent_grads(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
-    FLOQ_ASSERT(b->B <= a->maxB && b->B == d->B);
+    agent_grads_share(a, b, d, 0, b->B);
+}
+
+void agent_grads_share(struct agent *a, const struct agent_batch *b, const struct agent_draws *d,
+                       int lo, int hi) {
+    FLOQ_ASSERT(b->B <= a->maxB && b->B == d->B && 0 <= lo && lo <= hi && hi <= b->B);
     a->job_b = b, a->job_d = d;
+    a->share_lo = lo, a->share_hi = hi;
     double t0 = now_sec();
     pool_run(&a->pool, losses_job, a);
     double t1 = now_sec();
@@ -971,7 +995,7 @@ void agent_apply(struct agent *a) {
 
 /* names the first loss term or gradient that is not finite (or a gradient too large for Adam)
  * in a->bad_term; 0 when there is none */
-static int find_bad_term(struct agent *a) {
+int agent_check_grads(struct agent *a) {
     const struct agent_metrics *m = &a->metrics;
     int floq = a->c.kind == AGENT_FLOQ;
     const struct {
@@ -1003,8 +1027,7 @@ static int find_bad_term(struct agent *a) {
 
 int agent_update(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
     agent_grads(a, b, d);
-    /* a data-parallel learner sums pb.g over its ranks here */
-    if (find_bad_term(a)) {
+    if (agent_check_grads(a)) {
         return -1; /* not applied: the parameters stay the last good ones */
     }
     agent_apply(a);
@@ -1013,7 +1036,11 @@ int agent_update(struct agent *a, const struct agent_batch *b, const struct agen
 }
 
 void agent_evaluate(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {
+    /* on this process alone, the whole batch: the learner ranks do not take part */
+    void (*xsum)(void *, double *, int) = a->xsum;
+    a->xsum = NULL;
     agent_grads(a, b, d);
+    a->xsum = xsum;
 }
 
 /* ---------------------------------------------------------------------------------------- */

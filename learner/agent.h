@@ -15,8 +15,9 @@
  * their R replicas) through the whole update, into a gradient of its own; the N gradients are
  * summed in thread order and Adam and Polyak run on N slices of the block. N = 1 is the serial
  * update exactly; a given N repeats bit for bit; different N agree to float rounding.
- * agent_update = agent_grads (the gradient of the whole batch is in pb.g: a data-parallel
- * learner would sum it over its ranks here) + agent_apply (Polyak, Adam).
+ * agent_update = agent_grads (the gradient of the whole batch is in pb.g) + agent_apply (Polyak,
+ * Adam); data-parallel learner ranks (learner/lgroup.h) each run agent_grads_share on their
+ * part of the batch and sum pb.g over the ranks in between.
  *
  * Parameter layout: one trainable block pb = [critic | distilled critic (floq) | BC flow actor |
  * one-step actor], every segment 64-byte aligned; the critic sits at offset 0 so the target
@@ -103,6 +104,8 @@ struct agent_sums {
     double bc, distill, actor_q, actor_qabs, mse;     /* actor */
 };
 
+/* the sums as one array of doubles (to add them over learner ranks) */
+#define AGENT_NSUMS 10
 /* one update thread: its transitions [b0, b1), its scratch (sized for them) and its gradient */
 struct agent_worker {
     int b0, b1;
@@ -129,9 +132,18 @@ struct agent {
     /* update threads (agent_set_threads; 1 after agent_init). Worker 0 is sized for the whole
      * batch (the read-outs use it); the others for their share. */
     int maxB, nthreads;
+    int share_lo, share_hi; /* the transitions of the update in flight this process computes */
     struct agent_worker *wk; /* (nthreads) */
     struct pool pool;
     double t_losses, t_reduce, t_apply; /* seconds spent in the three phases, summed */
+    /* data-parallel learner ranks (learner/lgroup.h): this process computes only transitions
+     * [share_lo, share_hi) of each batch (agent_grads_share), and the sums that need the whole
+     * batch (the Q-loss scale, the loss sums behind the metrics) are completed by xsum, which
+     * adds n doubles over the ranks in place (every rank gets the same bits). NULL: one
+     * process */
+    void (*xsum)(void *ctx, double *v, int n);
+    void *xsum_ctx;
+    double qabs_all; /* the Q-loss scale's sum over the whole batch (xsum) */
     const struct agent_batch *job_b;    /* the update in flight (pool jobs read them) */
     const struct agent_draws *job_d;
     /* intermediates of the last update (for tests and logging) */
@@ -184,6 +196,14 @@ int agent_set_threads(struct agent *a, int n, char *err, size_t errsz);
 int agent_update(struct agent *a, const struct agent_batch *b, const struct agent_draws *d);
 /* the first half of agent_update: losses, metrics and the whole batch's gradient in pb.g */
 void agent_grads(struct agent *a, const struct agent_batch *b, const struct agent_draws *d);
+/* agent_grads on transitions [lo, hi) of the batch only (the losses stay means over all b->B):
+ * the share of one learner rank. pb.g then holds that share's part of the gradient, and the
+ * metrics are the whole batch's only when a->xsum adds the sums over the ranks */
+void agent_grads_share(struct agent *a, const struct agent_batch *b, const struct agent_draws *d,
+                       int lo, int hi);
+/* after the whole batch's gradient is in pb.g: 0, or -1 naming the loss term or gradient that
+ * is not finite (or beyond 1e18) in a->bad_term (agent_update's check, between the halves) */
+int agent_check_grads(struct agent *a);
 /* the second half: Polyak (pre-update online params), then one Adam step with pb.g. The halves
  * check nothing; agent_update checks the losses and pb.g between them */
 void agent_apply(struct agent *a);

@@ -156,7 +156,7 @@ int fleet_publish(struct fleet *f, uint32_t version, const float *params, size_t
     f->slots[k].version = version;
     f->newest = k;
     f->published = version;
-    for (int r = 1; r < f->n; r++) {
+    for (int r = f->lo; r < f->n; r++) {
         weights_progress(f, r);
     }
     return 1;
@@ -363,7 +363,7 @@ void fleet_poll(struct fleet *f, const struct fleet_hooks *h) {
     size_t n;
     long k = 0;
     while (k++ < FLEET_POLL_MAX && comm_poll(COMM_MSG, -1, -1, &from, &tag, &n)) {
-        if (from >= 1 && from < f->n) {
+        if (from >= f->lo && from < f->n) {
             take_message(f, from, tag, h);
         } else {
             comm_recv(COMM_MSG, NULL, 0, from, tag, &n);
@@ -375,7 +375,7 @@ void fleet_poll(struct fleet *f, const struct fleet_hooks *h) {
     static const char *const names[] = {"weights", "world", "progress"};
     for (size_t c = 0; c < FLOQ_ARRAY_LEN(foreign); c++) {
         while (k++ < FLEET_POLL_MAX && comm_discard(foreign[c], &from)) {
-            if (from < 1 || from >= f->n) {
+            if (from < f->lo || from >= f->n) {
                 continue;
             }
             if (f->p[from].state == PEER_REFUSED || f->p[from].state == PEER_CUT) {
@@ -390,7 +390,7 @@ void fleet_poll(struct fleet *f, const struct fleet_hooks *h) {
             violate(f, from, PROTO_ERR_CHANNEL, what);
         }
     }
-    for (int r = 1; r < f->n; r++) {
+    for (int r = f->lo; r < f->n; r++) {
         weights_progress(f, r);
         check_timeouts(f, r);
         flush(f, r);
@@ -403,6 +403,7 @@ int fleet_start(struct fleet *f, const struct fleet_cfg *c, const struct proto_s
                 size_t errsz) {
     memset(f, 0, sizeof *f);
     f->n = comm_size();
+    f->lo = comm_first_actor();
     f->c = *c;
     f->newest = -1;
     proto_buf_init(&f->setup, PROTO_SMALL_BYTES);
@@ -415,7 +416,7 @@ int fleet_start(struct fleet *f, const struct fleet_cfg *c, const struct proto_s
     f->tbuf = mem_alloc(f->tcap);
     f->sbuf = mem_alloc(PROTO_SMALL_BYTES);
     double now = now_sec();
-    for (int r = 1; r < f->n; r++) {
+    for (int r = f->lo; r < f->n; r++) {
         struct peer *p = &f->p[r];
         p->last_seq = -1;
         p->wslot = -1;
@@ -428,7 +429,7 @@ int fleet_start(struct fleet *f, const struct fleet_cfg *c, const struct proto_s
 }
 
 int fleet_can_deliver(const struct fleet *f) {
-    for (int r = 1; r < f->n; r++) {
+    for (int r = f->lo; r < f->n; r++) {
         if (f->p[r].state == PEER_WAITING || f->p[r].state == PEER_ACTIVE) {
             return 1;
         }
@@ -438,7 +439,7 @@ int fleet_can_deliver(const struct fleet *f) {
 
 void fleet_stop(struct fleet *f, const struct fleet_hooks *h) {
     f->stopping = 1;
-    for (int r = 1; r < f->n; r++) {
+    for (int r = f->lo; r < f->n; r++) {
         struct peer *p = &f->p[r];
         if (p->state == PEER_ACTIVE) {
             p->state = PEER_STOPPING;
@@ -452,7 +453,7 @@ void fleet_stop(struct fleet *f, const struct fleet_hooks *h) {
     for (;;) {
         fleet_poll(f, h);
         int open = 0;
-        for (int r = 1; r < f->n; r++) {
+        for (int r = f->lo; r < f->n; r++) {
             open += peer_open(&f->p[r]);
         }
         if (!open) {
@@ -467,7 +468,7 @@ void fleet_stop(struct fleet *f, const struct fleet_hooks *h) {
  * for the first kind, answered); returns how many did not, listed in why */
 static int end_some(struct fleet *f, int done, const struct fleet_hooks *h, char *why,
                     size_t whysz) {
-    for (int r = 1; r < f->n; r++) {
+    for (int r = f->lo; r < f->n; r++) {
         if ((f->p[r].state == PEER_DONE) == done) {
             f->p[r].end_pending = 1;
             flush(f, r);
@@ -480,7 +481,7 @@ static int end_some(struct fleet *f, int done, const struct fleet_hooks *h, char
             fleet_poll(f, h); /* the BYEs that answer END */
         }
         left = 0;
-        for (int r = 1; r < f->n; r++) {
+        for (int r = f->lo; r < f->n; r++) {
             struct peer *p = &f->p[r];
             if ((p->state == PEER_DONE) == done) {
                 flush(f, r);
@@ -493,7 +494,7 @@ static int end_some(struct fleet *f, int done, const struct fleet_hooks *h, char
     } while (left && now_sec() - t0 < f->c.peer_timeout);
     int lost = 0;
     size_t k = why ? strlen(why) : 0;
-    for (int r = 1; r < f->n; r++) {
+    for (int r = f->lo; r < f->n; r++) {
         struct peer *p = &f->p[r];
         if ((p->state == PEER_DONE) != done ||
             (p->end_sent && comm_test(&p->creq) && (done || p->acked))) {
@@ -528,7 +529,7 @@ int fleet_end(struct fleet *f, const struct fleet_hooks *h, char *why, size_t wh
 
 uint64_t fleet_bad(const struct fleet *f, enum proto_status st) {
     uint64_t s = 0;
-    for (int r = 1; r < f->n; r++) {
+    for (int r = f->lo; r < f->n; r++) {
         s += st == PROTO_OK ? f->p[r].ps.bad_total : f->p[r].ps.bad[st];
     }
     return s;
@@ -536,7 +537,7 @@ uint64_t fleet_bad(const struct fleet *f, enum proto_status st) {
 
 int fleet_lost(const struct fleet *f) {
     int k = 0;
-    for (int r = 1; r < f->n; r++) {
+    for (int r = f->lo; r < f->n; r++) {
         k += f->p[r].state == PEER_REFUSED || f->p[r].state == PEER_CUT;
     }
     return k;
@@ -545,7 +546,7 @@ int fleet_lost(const struct fleet *f) {
 void fleet_lost_text(const struct fleet *f, char *buf, size_t n) {
     size_t k = 0;
     buf[0] = 0;
-    for (int r = 1; r < f->n && k < n; r++) {
+    for (int r = f->lo; r < f->n && k < n; r++) {
         const struct peer *p = &f->p[r];
         if (p->state == PEER_REFUSED || p->state == PEER_CUT) {
             int m = snprintf(buf + k, n - k, "%srank %d %s", k ? "; " : "", r, p->why);
@@ -561,7 +562,7 @@ static struct proto_buf g_abandoned[FLEET_MAX_ABANDONED];
 static int g_nabandoned;
 
 void fleet_free(struct fleet *f) {
-    for (int r = 1; f->p && r < f->n; r++) {
+    for (int r = f->lo; f->p && r < f->n; r++) {
         struct peer *p = &f->p[r];
         int busy = !comm_test(&p->creq);
         comm_req_free(&p->creq);
@@ -585,7 +586,7 @@ void fleet_free(struct fleet *f) {
 }
 
 int fleet_release(double timeout_s) {
-    int n = comm_size();
+    int n = comm_size(), lo = comm_first_actor();
     struct proto_buf b;
     proto_buf_init(&b, PROTO_SMALL_BYTES);
     struct proto_control c = {PROTO_CTRL_END, 0, 0};
@@ -593,11 +594,11 @@ int fleet_release(double timeout_s) {
     proto_encode_control(&b, &c, err, sizeof err);
     struct comm_req *req = mem_alloc(sizeof *req * (size_t)FLOQ_MAX(n, 1));
     char *answered = mem_alloc((size_t)FLOQ_MAX(n, 1));
-    for (int r = 1; r < n; r++) {
+    for (int r = lo; r < n; r++) {
         comm_isend(&req[r], COMM_MSG, r, PROTO_TAG_CONTROL, b.data, b.size);
     }
     /* every rank answers END with BYE; anything else it sends is dropped */
-    int left = n - 1, busy = 0;
+    int left = n - lo, busy = 0;
     double t0 = now_sec();
     while (left > 0 && now_sec() - t0 < timeout_s) {
         int from, tag;
@@ -607,12 +608,12 @@ int fleet_release(double timeout_s) {
             continue;
         }
         comm_recv(COMM_MSG, NULL, 0, from, tag, &len);
-        if (tag == PROTO_TAG_BYE && from >= 1 && from < n && !answered[from]) {
+        if (tag == PROTO_TAG_BYE && from >= lo && from < n && !answered[from]) {
             answered[from] = 1;
             left--;
         }
     }
-    for (int r = 1; r < n; r++) {
+    for (int r = lo; r < n; r++) {
         busy |= !comm_test(&req[r]);
         comm_req_free(&req[r]);
         if (!answered[r]) {

@@ -102,7 +102,8 @@ struct fleet_hooks {
 #define FLEET_MAX_SLOTS 16
 
 struct fleet {
-    int n;          /* ranks (peers 1..n-1) */
+    int n;          /* ranks of the job (peers lo..n-1) */
+    int lo;         /* the first actor rank (comm_first_actor: 1, or L with learner ranks) */
     struct peer *p; /* (n) */
     struct fleet_cfg c;
     unsigned char *tbuf, *sbuf;

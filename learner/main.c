@@ -1,7 +1,9 @@
 /* main.c — floq's entry: the subcommand table (train, q, eval, landscape, collect, bench) and,
  * for `floq train` under a launcher, the role of this rank:
  *   mpirun -np N build/floq train ...   rank 0 = learner (train.h), ranks 1..N-1 = actors
- *                                       (actor_rank.h) */
+ *                                       (actor_rank.h)
+ *   ... --learner_ranks L               ranks 0..L-1 learners (lgroup.h: 0 leads, the others
+ *                                       share each update), L..N-1 actors */
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +16,7 @@
 #include "learner/collect_ckpt.h"
 #include "learner/eval.h"
 #include "learner/landscape.h"
+#include "learner/lgroup.h"
 #include "learner/online.h"
 #include "learner/plot.h"
 #include "learner/q.h"
@@ -33,9 +36,17 @@ static int train_cmd(int argc, char **argv) {
         fprintf(stderr, "floq train: MPI failed to start\n");
         return 1;
     }
-    /* after MPI_Init, so these handlers are the ones; actor ranks keep acting on a first signal
-     * (the learner stops them), and every rank exits at once on a second */
+    /* after MPI_Init, so these handlers are the ones; actor ranks (and learner ranks 1..L-1)
+     * keep acting on a first signal (the learner stops them), and every rank exits at once on a
+     * second */
     sig_install();
+    /* ranks 0..L-1 learn (--learner_ranks L, learner/lgroup.h), L..N-1 act */
+    int L = train_cfg_learner_ranks(argc, argv);
+    if (comm_rank() < L && comm_learn_init(L)) {
+        fprintf(stderr, "floq train: rank %d: the learner ranks' communicator failed\n",
+                comm_rank());
+        comm_abort(1);
+    }
     int rc;
     if (comm_rank() == 0) {
         rc = train_main(argc, argv);
@@ -44,6 +55,9 @@ static int train_cmd(int argc, char **argv) {
             fflush(stderr);
             comm_abort(rc);
         }
+        lgroup_end(); /* the other learner ranks end too */
+    } else if (comm_rank() < L) {
+        rc = lgroup_follow(argc, argv);
     } else {
 #ifdef FLOQ_FAULT_INJECTION
         /* the test build: actor ranks arm their faults from the train flags (actor/fault.h) */

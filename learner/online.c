@@ -14,6 +14,7 @@
 #include "common/sig.h"
 #include "common/util.h"
 #include "learner/fleet.h"
+#include "learner/lgroup.h"
 
 /* why some rank may not reach MPI_Finalize (online_unfinished); empty when all will */
 static char g_unfinished[1024];
@@ -22,7 +23,7 @@ static double g_peer_timeout = 60;
 
 void online_release_actors(double timeout_s) {
     g_peer_timeout = timeout_s;
-    if (comm_initialized() && comm_size() > 1 && fleet_release(timeout_s) > 0) {
+    if (comm_initialized() && comm_size() > comm_first_actor() && fleet_release(timeout_s) > 0) {
         snprintf(g_unfinished, sizeof g_unfinished, "actor rank(s) did not answer END within %g s",
                  timeout_s);
     }
@@ -118,7 +119,7 @@ static int maybe_update(struct online_phase *ph) {
     replay_sample(ph->rb, ph->sampler, ph->ag->c.batch_size, &b);
     agent_draws_sample(ph->dr, &ph->ag->c, ph->drng);
     *ph->step = ph->step0 + (long)ph->received;
-    if (agent_update(ph->ag, &b, ph->dr)) {
+    if (lgroup_update(ph->ag, &b, ph->dr)) {
         ph->bad_update = 1;
         return -1;
     }
@@ -260,7 +261,7 @@ static void grant(struct online_phase *ph, struct fleet *fleet) {
     struct train_cfg *tc = ph->tc;
     /* backlog the learner would have if every credit already out came back now */
     uint64_t wtot = 0, owed = 0;
-    for (int r = 1; r < fleet->n; r++) {
+    for (int r = fleet->lo; r < fleet->n; r++) {
         struct peer *p = &fleet->p[r];
         if (p->state == PEER_ACTIVE || p->state == PEER_STOPPING) {
             wtot += p->window;
@@ -284,7 +285,7 @@ static void grant(struct online_phase *ph, struct fleet *fleet) {
      * starve a slow one */
     int n = 0;
     int *order = ph->order;
-    for (int r = 1; r < fleet->n; r++) {
+    for (int r = fleet->lo; r < fleet->n; r++) {
         struct peer *p = &fleet->p[r];
         if (p->state == PEER_ACTIVE &&
             p->granted - FLOQ_MIN(p->granted, fleet_consumed(p)) + (uint64_t)p->E <= p->window) {
@@ -318,7 +319,7 @@ static void grant(struct online_phase *ph, struct fleet *fleet) {
 /* per-actor rows (actors.csv through the hook) and the summed actor wait of the interval */
 static double actor_interval(struct online_phase *ph, struct fleet *fleet) {
     double now = now_sec(), dt = fmax(now - ph->t_last, 1e-9), wait = 0;
-    for (int r = 1; r < fleet->n; r++) {
+    for (int r = fleet->lo; r < fleet->n; r++) {
         struct peer *p = &fleet->p[r];
         if (p->state == PEER_WAITING || p->state == PEER_REFUSED) {
             continue;
@@ -342,7 +343,7 @@ static double actor_interval(struct online_phase *ph, struct fleet *fleet) {
  * written off are not steps */
 static uint64_t env_total(const struct fleet *fleet) {
     uint64_t s = 0;
-    for (int r = 1; r < fleet->n; r++) {
+    for (int r = fleet->lo; r < fleet->n; r++) {
         s += FLOQ_MAX(fleet->p[r].claimed, fleet->p[r].received);
     }
     return s;
@@ -354,7 +355,7 @@ static void fleet_emit(struct online_phase *ph, struct fleet *fleet) {
     }
     ph->lost = fleet_lost(fleet);
     double aw = actor_interval(ph, fleet);
-    emit(ph, fleet->n - 1, aw, env_total(fleet));
+    emit(ph, fleet->n - fleet->lo, aw, env_total(fleet));
 }
 
 /* the whole budget arrived and the updates it allows are done */
@@ -403,7 +404,7 @@ static int run_mpi(struct online_phase *ph, char *err, size_t errsz) {
     struct fleet_hooks fh = {ph, mpi_rows};
     publish(ph, &fleet);
     log_info("online: %d actor rank(s) x %d env(s) of %s, utd %g, weights every %ld update(s)",
-             fleet.n - 1, tc->num_envs, tc->env_name, tc->utd, tc->sync_interval);
+             fleet.n - fleet.lo, tc->num_envs, tc->env_name, tc->utd, tc->sync_interval);
     long last_sync = ag->step;
     double t_log = now_sec();
     int short_of = 0;
@@ -520,8 +521,9 @@ int online_learn(struct train_cfg *tc, struct agent *ag, struct replay *rb, stru
     ph.t_last = ph.t_update = now_sec();
     ph.lag_min = INFINITY, ph.lag_max = -INFINITY;
     ph.published = (uint32_t)ag->step;
-    int rc = comm_initialized() && comm_size() > 1 ? run_mpi(&ph, err, errsz)
-                                                   : run_inline(&ph, err, errsz);
+    /* actor ranks when the job has any (ranks comm_first_actor().. N-1), else one inline */
+    int rc = comm_initialized() && comm_size() > comm_first_actor() ? run_mpi(&ph, err, errsz)
+                                                                    : run_inline(&ph, err, errsz);
     if (ph.bad_update) {
         snprintf(err, errsz, "online update %llu: %s", (unsigned long long)ph.updates + 1,
                  ag->bad_term);

@@ -17,6 +17,7 @@
 #include "learner/agent_ckpt.h"
 #include "learner/dataset.h"
 #include "learner/eval.h"
+#include "learner/lgroup.h"
 #include "learner/online.h"
 #include "learner/replay.h"
 #include "learner/runlog.h"
@@ -85,6 +86,8 @@ static int resume(struct trainer *t, int argc, char **argv) {
     }
     snprintf(saved.run_dir, sizeof saved.run_dir, "%s", t->tc.resume);
     snprintf(saved.resume, sizeof saved.resume, "%s", t->tc.resume);
+    /* how the job is launched is this command line's (every rank reads L from it) */
+    saved.learner_ranks = t->tc.learner_ranks;
     t->tc = saved;
     t->resumed = 1;
     log_info("resuming %s from %s (step %llu)", t->tc.run_dir, cpath,
@@ -225,6 +228,10 @@ static int start(struct trainer *t) {
         fprintf(stderr, "floq train: --learner_threads=%d: %s\n", threads, err);
         return 2;
     }
+    if (lgroup_lead(&t->ag, err, sizeof err)) {
+        fprintf(stderr, "floq train: %s\n", err);
+        return 1;
+    }
     if (runlog_open(&t->log, tc, t->resumed ? (long)t->start_step : -1, err, sizeof err)) {
         fprintf(stderr, "floq train: %s\n", err);
         return 1;
@@ -329,6 +336,13 @@ static void diverged(struct trainer *t, long step) {
         snprintf(last, sizeof last, "the newest, step %ld, holds the last good state",
                  t->last_save > 0 ? t->last_save : (long)t->start_step);
     }
+    if (lgroup_mismatch()) {
+        fprintf(stderr,
+                "floq train: step %ld: %s: a learner rank's memory or link corrupted them; the "
+                "run stops without saving (checkpoints: %s)\n",
+                step, t->ag.bad_term, last);
+        return;
+    }
     fprintf(stderr,
             "floq train: step %ld: %s; the update was not applied and the run stops without "
             "saving (checkpoints: %s); lower --agent.lr or check the dataset's rewards\n",
@@ -364,7 +378,7 @@ static int offline(struct trainer *t, long *step) {
         replay_sample(&t->rb, &t->sampler, ag->c.batch_size, &b);
         agent_draws_sample(&t->dr, &ag->c, &t->draws);
         long done = *step + 1;
-        if (agent_update(ag, &b, &t->dr)) {
+        if (lgroup_update(ag, &b, &t->dr)) {
             bad = done;
             rc = 1;
             break;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "actor/fault.h"
+#include "common/comm.h"
 #include "common/pool.h"
 #include "common/util.h"
 
@@ -91,6 +92,7 @@ void train_cfg_default(struct train_cfg *tc, int kind) {
                              .sync_interval = 1,
                              .num_envs = 1,
                              .start_online_after = 0,
+                             .learner_ranks = 1,
                              .peer_timeout = 60.0f};
     snprintf(tc->agent, sizeof tc->agent, "%s", kind == AGENT_FQL ? "fql" : "floq");
     agent_cfg_default(&tc->ac, kind);
@@ -154,6 +156,10 @@ int train_cfg_opts(struct train_cfg *tc, struct cfg_opt *o) {
     ADD(CFG_INT("learner_threads", &tc->learner_threads, 0, POOL_MAX_THREADS,
                 "threads of the learner's update (0: every core this process may use, "
                 "sched_getaffinity); results repeat bit for bit for a given count"));
+    ADD(CFG_INT("learner_ranks", &tc->learner_ranks, 1, TRAIN_MAX_LEARNER_RANKS,
+                "data-parallel learner ranks: ranks 0..L-1 share each update (the global batch "
+                "stays --batch_size), actors are ranks L..N-1; results repeat bit for bit for a "
+                "given L"));
     /* agent keys (spec §11) */
     ADD(CFG_FLOAT("agent.lr", &c->lr, 1e-12, 10, "Adam learning rate"));
     ADD(CFG_INT("agent.batch_size", &c->batch_size, 1, 1 << 20, "batch size"));
@@ -241,6 +247,23 @@ static int agent_kind(const char *name, int *kind) {
     return 0;
 }
 
+int train_cfg_learner_ranks(int argc, char **argv) {
+    static const char key[] = "--learner_ranks";
+    const size_t kl = sizeof key - 1;
+    const char *v = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strncmp(argv[i], key, kl) == 0 && argv[i][kl] == '=') {
+            v = argv[i] + kl + 1;
+        } else if (strcmp(argv[i], key) == 0 && i + 1 < argc) {
+            v = argv[i + 1];
+        }
+    }
+    char *end;
+    long L = v ? strtol(v, &end, 10) : 1;
+    int ranks = comm_initialized() ? comm_size() : 1;
+    return v && *end == 0 && L >= 1 && L <= ranks && L <= TRAIN_MAX_LEARNER_RANKS ? (int)L : 1;
+}
+
 int train_cfg_parse(struct train_cfg *tc, int argc, char **argv, char *err, size_t errsz) {
     struct cfg_opt o[TRAIN_CFG_MAX_OPTS];
     train_cfg_default(tc, AGENT_FLOQ);
@@ -269,6 +292,14 @@ int train_cfg_parse(struct train_cfg *tc, int argc, char **argv, char *err, size
     snprintf(tc->agent, sizeof tc->agent, "%s", kind == AGENT_FQL ? "fql" : "floq");
     if (tc->lockstep) {
         tc->sync_interval = 1;
+    }
+    int ranks = comm_initialized() ? comm_size() : 1;
+    if (tc->learner_ranks > ranks) {
+        seterr(err, errsz,
+               "--learner_ranks=%d but the job has %d rank%s; start it with mpirun -np N, N >= "
+               "%d (plus the actor ranks)",
+               tc->learner_ranks, ranks, ranks == 1 ? "" : "s", tc->learner_ranks);
+        return -1;
     }
     if (tc->start_online_after > tc->online_steps) {
         seterr(err, errsz,

@@ -22,6 +22,9 @@
 #define TRAIN_PATH_MAX     1024
 #define TRAIN_CFG_MAX_OPTS 96
 
+/* --learner_ranks at most */
+#define TRAIN_MAX_LEARNER_RANKS 1024
+
 struct train_cfg {
     char agent[16]; /* floq | fql */
     char env_name[128];
@@ -45,6 +48,7 @@ struct train_cfg {
     int lockstep;            /* policy lag 0: one update per transition, weights every update */
     float peer_timeout; /* seconds an actor rank may keep the learner waiting (docs/online.md) */
     int learner_threads;     /* update threads; 0: the cores this process may use */
+    int learner_ranks;       /* data-parallel learner ranks 0..L-1 (learner/lgroup.h) */
     struct agent_cfg ac;
 };
 
@@ -54,6 +58,10 @@ void train_cfg_default(struct train_cfg *tc, int kind);
  * flags of actor/fault.h); returns the number of options */
 int train_cfg_opts(struct train_cfg *tc, struct cfg_opt *o);
 /* defaults -> preset -> task table -> flags; 0, or -1 with one line naming the flag */
+/* --learner_ranks from the command line alone, before MPI roles are known (every rank of the job
+ * calls it on the same argv): L, or 1 when absent or not a count (train_cfg_parse on the leader
+ * then names the error) */
+int train_cfg_learner_ranks(int argc, char **argv);
 int train_cfg_parse(struct train_cfg *tc, int argc, char **argv, char *err, size_t errsz);
 /* usage and every flag with its default */
 void train_cfg_usage(FILE *f);

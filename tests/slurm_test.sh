@@ -35,7 +35,7 @@ job_timeout=${FLOQ_SLURM_TIMEOUT:-120}
 for v in $(compgen -e); do
     case $v in SLURM_* | SBATCH_* | SALLOC_* | SRUN_*) unset "$v" ;; esac
 done
-unset FLOQ_LAUNCHER FLOQ_LEARNER_THREADS FLOQ_RUN_DIR
+unset FLOQ_LAUNCHER FLOQ_LEARNER_THREADS FLOQ_LEARNER_RANKS FLOQ_RUN_DIR
 pass=0; fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
@@ -255,6 +255,16 @@ fi
 # 2. mpirun inside the allocation
 if FLOQ_LAUNCHER=mpirun FLOQ_RUN_DIR=$T/run-mpirun submit_wait mpirun; then
     check_run mpirun "$T/run-mpirun"
+fi
+# 2b. two learner ranks (FLOQ_LEARNER_RANKS=2): ranks 0 and 1 share the update, rank 2 acts
+if FLOQ_LEARNER_RANKS=2 FLOQ_RUN_DIR=$T/run-lranks submit_wait lranks; then
+    check "[ '$jstate' = COMPLETED ] && [ '$jexit' = 0:0 ]" "lranks: JobState $jstate ExitCode $jexit"
+    check "grep -q '3 ranks (2 learner + 1 actors), launcher srun' '$T/lranks.out'" "lranks: banner line"
+    check "grep -q 'learner ranks: 2, each on' '$T/lranks.out' && grep -q '^\[r1 .*learner rank 1: [0-9]* updates' '$T/lranks.out'" \
+        "lranks: the leader announces 2 learner ranks and rank 1 reports its updates"
+    check "grep -q 'online: 3000 transitions received' '$T/lranks.out' && grep -q '^\[r2 .*actor 2: ' '$T/lranks.out'" \
+        "lranks: actor rank 2 delivered the online phase"
+    [ "$fail" -eq 0 ] || show_out lranks
 fi
 # 3. a dead rank kills the job: SIGKILL actor rank 2 once online fine-tuning runs
 if FLOQ_RUN_DIR=$T/run-kill FLOQ_ONLINE_STEPS=1000000 submit kill; then

@@ -3,6 +3,10 @@
  *   tool_ckpt hash FILE                 one line per float array: "name count crc32" of its
  *                                       bytes (two runs with identical parameters print the
  *                                       same lines)
+ *   tool_ckpt diff FILE OTHER           one line per float array of both: "name count maxabs
+ *                                       maxrel", the largest |a - b| and the largest
+ *                                       |a - b| / max(|a|, |b|, 1e-3); exit 1 when an array
+ *                                       is missing from OTHER or differs in size
  *   tool_ckpt poison FILE KEY [I]       float I (default 0) of array KEY becomes NaN
  *   tool_ckpt config FILE KEY VALUE     "KEY": "VALUE" in the stored config JSON
  */
@@ -58,7 +62,7 @@ static char *set_json(const char *json, const char *key, const char *value) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: tool_ckpt hash|poison|config FILE ...\n");
+        fprintf(stderr, "usage: tool_ckpt hash|diff|poison|config FILE ...\n");
         return 2;
     }
     const char *mode = argv[1], *path = argv[2];
@@ -79,6 +83,37 @@ int main(int argc, char **argv) {
         }
         ckpt_free(&c);
         return 0;
+    }
+    if (strcmp(mode, "diff") == 0 && argc >= 4) {
+        struct ckpt o;
+        if (ckpt_load(&o, argv[3], err, sizeof err)) {
+            fprintf(stderr, "tool_ckpt: %s\n", err);
+            ckpt_free(&c);
+            return 1;
+        }
+        for (size_t i = 0; i < c.n; i++) {
+            const struct ckpt_entry *e = &c.entries[i], *f = ckpt_find(&o, e->key);
+            if (e->kind != CKPT_F32) {
+                continue;
+            }
+            if (!f || f->kind != CKPT_F32 || f->count != e->count) {
+                fprintf(stderr, "tool_ckpt: %s: '%s' missing or of another size\n", argv[3],
+                        e->key);
+                rc = 1;
+                continue;
+            }
+            const float *a = e->data, *b = f->data;
+            double mabs = 0, mrel = 0;
+            for (size_t k = 0; k < e->count; k++) {
+                double d = fabs((double)a[k] - b[k]);
+                double m = fmax(fmax(fabs((double)a[k]), fabs((double)b[k])), 1e-3);
+                mabs = fmax(mabs, d), mrel = fmax(mrel, d / m);
+            }
+            printf("%s %zu %.3g %.3g\n", e->key, e->count, mabs, mrel);
+        }
+        ckpt_free(&o);
+        ckpt_free(&c);
+        return rc;
     }
     struct ckpt_writer w;
     ckpt_writer_init(&w);
