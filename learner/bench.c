@@ -930,6 +930,25 @@ static void bench_allreduce(double seconds) {
                    "2(L-1)/L x bytes/t = %.2f GB/s)\n",
                    n, bytes * 1e-6, bytes / t * 1e-9, 2.0 * (L - 1) / L * bytes / t * 1e-9);
         }
+        /* the sum --learner_ranks makes: fixed rank order (all-to-all of slices, local sum,
+         * allgather), the same count of calls */
+        if (comm_learn_size() == 1 && comm_learn_init(L)) {
+            break;
+        }
+        comm_learn_sum(g, n);
+        t0 = now_sec();
+        for (int i = 0; i < count; i++) {
+            comm_learn_sum(g, n);
+        }
+        double tf = (now_sec() - t0) / count;
+        if (root) {
+            char name[96], ref[64];
+            snprintf(name, sizeof name, "fixed_order_sum_%s_paper_grads_%d_ranks_ms",
+                     kind ? "fql" : "floq", L);
+            snprintf(ref, sizeof ref, "%s_paper_update_1thr_ms", kind ? "fql" : "floq");
+            bench_record(name, tf * 1e3, "ms", ref, upd * 1e3);
+            printf("  (--learner_ranks' fixed-order sum: %.2fx the MPI_Allreduce above)\n", tf / t);
+        }
         mem_free(g);
     }
     comm_req_free(&bc);

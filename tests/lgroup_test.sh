@@ -2,8 +2,9 @@
 # lgroup_test — data-parallel learner ranks (floq train --learner_ranks L) under mpirun, with
 # Open MPI's defaults (as root: allow-run-as-root, oversubscribe):
 #  * offline, floq and fql: L=2 matches L=1 of the same seed to float tolerance after 100
-#    updates (every array of the checkpoint: weights, Adam moments, target), and an L=2 run
-#    repeats bit for bit;
+#    updates (every array of the checkpoint: weights, Adam moments, target), an L=2 run
+#    repeats bit for bit, and L=2 x 1 thread is L=1 x 2 threads bit for bit (the same shares,
+#    added in the same order);
 #  * -np 4 = 2 learner ranks + 2 actor ranks, offline then online: both actors deliver, the
 #    follower did every update, exit 0; and L = N (no actor rank) runs online with the inline
 #    actor;
@@ -48,6 +49,11 @@ for agent in floq fql; do
     "$agent: L=2 matches L=1 after 100 updates to float tolerance (max relative difference $rel)"
   check "diff <('$tool' hash '$(ck $agent-2a 100)') <('$tool' hash '$(ck $agent-2b 100)') >/dev/null" \
     "$agent: an L=2 run repeats bit for bit"
+  # two ranks of one thread split and add exactly as one rank of two threads: the same bits
+  timeout 120 "$floq" train "${common[@]}" --agent "$agent" --offline_steps 100 \
+    --learner_threads 2 --run_dir "$T/$agent-1t2" >"$T/$agent-1t2.log" 2>&1
+  check "diff <('$tool' hash '$(ck $agent-1t2 100)') <('$tool' hash '$(ck $agent-2a 100)') >/dev/null" \
+    "$agent: L=2 x 1 thread equals L=1 x 2 threads bit for bit"
   # the logged losses of the whole batch are the same figures either way
   check "[ \"\$(cut -d, -f5-8 '$T/$agent-1/metrics.csv')\" = \"\$(cut -d, -f5-8 '$T/$agent-2a/metrics.csv')\" ]" \
     "$agent: metrics.csv losses of L=2 equal L=1's to the printed digits"
