@@ -867,6 +867,23 @@ static void bench_bcast(double seconds) {
     param_free(&pb);
 }
 
+/* seconds per call of sum(g, n), over count calls */
+static double time_sum(int (*sum)(float *, size_t), float *g, size_t n, int count) {
+    double t0 = now_sec();
+    for (int i = 0; i < count; i++) {
+        sum(g, n);
+    }
+    return (now_sec() - t0) / count;
+}
+
+/* one gradient-sum figure against the 1-thread update of the same agent */
+static void record_sum(const char *what, int kind, int L, double t, double upd) {
+    char name[96], ref[64];
+    snprintf(name, sizeof name, "%s_%s_paper_grads_%d_ranks_ms", what, kind ? "fql" : "floq", L);
+    snprintf(ref, sizeof ref, "%s_paper_update_1thr_ms", kind ? "fql" : "floq");
+    bench_record(name, t * 1e3, "ms", ref, upd * 1e3);
+}
+
 /* the gradient allreduce a data-parallel learner would make each update: every trainable
  * parameter of the paper preset, summed over all ranks (under mpirun), against the 1-thread
  * update time of the same agent measured on rank 0 in the same run */
@@ -914,17 +931,9 @@ static void bench_allreduce(double seconds) {
         int count = (int)fmin(1000, fmax(5, seconds / fmax(now_sec() - t0, 1e-6)));
         comm_ibcast(&bc, &count, sizeof count);
         comm_wait(&bc);
-        t0 = now_sec();
-        for (int i = 0; i < count; i++) {
-            comm_allreduce_sum(g, n);
-        }
-        double t = (now_sec() - t0) / count;
+        double t = time_sum(comm_allreduce_sum, g, n, count);
         if (root) {
-            char name[96], ref[64];
-            snprintf(name, sizeof name, "allreduce_%s_paper_grads_%d_ranks_ms",
-                     kind ? "fql" : "floq", L);
-            snprintf(ref, sizeof ref, "%s_paper_update_1thr_ms", kind ? "fql" : "floq");
-            bench_record(name, t * 1e3, "ms", ref, upd * 1e3);
+            record_sum("allreduce", kind, L, t, upd);
             double bytes = 4.0 * (double)n;
             printf("  (%zu floats, %.1f MB; algorithm bandwidth %.2f GB/s, ring bus bandwidth "
                    "2(L-1)/L x bytes/t = %.2f GB/s)\n",
@@ -936,17 +945,9 @@ static void bench_allreduce(double seconds) {
             break;
         }
         comm_learn_sum(g, n);
-        t0 = now_sec();
-        for (int i = 0; i < count; i++) {
-            comm_learn_sum(g, n);
-        }
-        double tf = (now_sec() - t0) / count;
+        double tf = time_sum(comm_learn_sum, g, n, count);
         if (root) {
-            char name[96], ref[64];
-            snprintf(name, sizeof name, "fixed_order_sum_%s_paper_grads_%d_ranks_ms",
-                     kind ? "fql" : "floq", L);
-            snprintf(ref, sizeof ref, "%s_paper_update_1thr_ms", kind ? "fql" : "floq");
-            bench_record(name, tf * 1e3, "ms", ref, upd * 1e3);
+            record_sum("fixed_order_sum", kind, L, tf, upd);
             printf("  (--learner_ranks' fixed-order sum: %.2fx the MPI_Allreduce above)\n", tf / t);
         }
         mem_free(g);
