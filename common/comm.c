@@ -22,6 +22,8 @@ static float *g_lscratch;
 static size_t g_lcap;
 static double *g_ldscratch;
 static int g_ldcap;
+static int *g_lcounts;  /* (4 L) the all-to-all's counts and displacements for g_ln floats */
+static size_t g_ln;
 
 /* Open MPI here has no asynchronous progress (platform.md §0.6): a large send only moves
  * inside MPI calls. While one is in flight, this thread makes such a call every 100 us (an
@@ -168,8 +170,8 @@ void comm_finalize(double deadline_s, int code, const char *why) {
     if (g_learn != MPI_COMM_NULL) {
         MPI_Comm_free(&g_learn);
     }
-    MEM_FREE_ALL(g_lscratch, g_ldscratch);
-    g_lscratch = NULL, g_ldscratch = NULL, g_lcap = 0, g_ldcap = 0;
+    MEM_FREE_ALL(g_lscratch, g_ldscratch, g_lcounts);
+    g_lscratch = NULL, g_ldscratch = NULL, g_lcounts = NULL, g_lcap = 0, g_ldcap = 0, g_ln = 0;
     MPI_Comm_free(&g_comm[COMM_PROGRESS]);
     MPI_Comm_free(&g_comm[COMM_MSG]);
     MPI_Comm_free(&g_comm[COMM_WEIGHTS]);
@@ -398,12 +400,19 @@ int comm_learn_sum(float *buf, size_t n) {
         g_lcap = mine * (size_t)L;
         g_lscratch = mem_alloc(sizeof(float) * FLOQ_MAX(g_lcap, (size_t)1));
     }
-    int *sc = mem_alloc(sizeof(int) * 4 * (size_t)L), *sd = sc + L, *rc = sd + L, *rd = rc + L;
-    for (int l = 0; l < L; l++) {
-        size_t lo, hi;
-        learn_slice(n, l, L, &lo, &hi);
-        sc[l] = (int)(hi - lo), sd[l] = (int)lo;   /* my part of slice l goes to rank l */
-        rc[l] = (int)mine, rd[l] = (int)(mine * l); /* rank l's part of my slice, row l */
+    /* the counts depend on n alone: made once, not each update */
+    if (!g_lcounts) {
+        g_lcounts = mem_alloc(sizeof(int) * 4 * (size_t)L);
+    }
+    int *sc = g_lcounts, *sd = sc + L, *rc = sd + L, *rd = rc + L;
+    if (g_ln != n) {
+        for (int l = 0; l < L; l++) {
+            size_t lo, hi;
+            learn_slice(n, l, L, &lo, &hi);
+            sc[l] = (int)(hi - lo), sd[l] = (int)lo;   /* my part of slice l goes to rank l */
+            rc[l] = (int)mine, rd[l] = (int)(mine * l); /* rank l's part of my slice, row l */
+        }
+        g_ln = n;
     }
     int ok = MPI_Alltoallv(buf, sc, sd, MPI_FLOAT, g_lscratch, rc, rd, MPI_FLOAT, g_learn) ==
              MPI_SUCCESS;
@@ -420,7 +429,6 @@ int comm_learn_sum(float *buf, size_t n) {
         ok = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, sc, sd, MPI_FLOAT,
                             g_learn) == MPI_SUCCESS;
     }
-    mem_free(sc);
     return ok ? 0 : -1;
 }
 

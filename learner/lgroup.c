@@ -150,9 +150,9 @@ static int update_share(struct agent *a, const struct agent_batch *b, const stru
 
 /* ---- the leader ------------------------------------------------------------------------- */
 
-int lgroup_lead(struct agent *a, char *err, size_t errsz) {
+void lgroup_lead(struct agent *a) {
     if (lgroup_size() == 1) {
-        return 0;
+        return;
     }
     FLOQ_ASSERT(comm_learn_rank() == 0 && !g.led && !g.ended);
     struct lg_head h = {.magic = LG_MAGIC,
@@ -175,8 +175,6 @@ int lgroup_lead(struct agent *a, char *err, size_t errsz) {
              "parameters compared every %d updates",
              comm_learn_size(), a->c.batch_size / comm_learn_size(), a->c.batch_size,
              a->nthreads, a->nthreads == 1 ? "" : "s", LGROUP_CHECK_EVERY);
-    (void)err, (void)errsz;
-    return 0;
 }
 
 int lgroup_update(struct agent *a, const struct agent_batch *b, const struct agent_draws *d) {

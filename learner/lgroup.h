@@ -10,7 +10,7 @@
  * ranks compare a checksum of their parameters, moments and target: a mismatch stops the run.
  *
  *   leader (rank 0):                           followers (ranks 1..L-1):
- *   lgroup_lead(&ag, err, errsz);              return lgroup_follow(argc, argv);
+ *   lgroup_lead(&ag);                          return lgroup_follow(argc, argv);
  *   while (...) lgroup_update(&ag, &b, &d);
  *   lgroup_end();
  *
@@ -32,9 +32,9 @@
 /* L on this process (1: no learner ranks) */
 int lgroup_size(void);
 /* the leader, once the agent is built or restored and its threads are set: sends the config
- * and the whole optimiser state to the followers and hooks the agent's cross-rank sums; 0, or
- * -1 with a message */
-int lgroup_lead(struct agent *a, char *err, size_t errsz);
+ * and the whole optimiser state to the followers and hooks the agent's cross-rank sums (an MPI
+ * failure ends the job) */
+void lgroup_lead(struct agent *a);
 /* one update over the learner ranks (agent_update when there are none): 0; -1 when the update
  * was refused (a->bad_term, as agent_update); -2 when the ranks' checksums differ (a->bad_term
  * names the ranks and the step; nothing may be saved) */

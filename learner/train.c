@@ -228,10 +228,7 @@ static int start(struct trainer *t) {
         fprintf(stderr, "floq train: --learner_threads=%d: %s\n", threads, err);
         return 2;
     }
-    if (lgroup_lead(&t->ag, err, sizeof err)) {
-        fprintf(stderr, "floq train: %s\n", err);
-        return 1;
-    }
+    lgroup_lead(&t->ag);
     if (runlog_open(&t->log, tc, t->resumed ? (long)t->start_step : -1, err, sizeof err)) {
         fprintf(stderr, "floq train: %s\n", err);
         return 1;

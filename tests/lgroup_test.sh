@@ -11,7 +11,7 @@
 #  * a learner rank whose parameters drift (build/floq-faults --test_fault flip_learner flips
 #    one bit on learner rank 1 after update 50) is caught by the checksum at update 100: exit 1,
 #    one line naming the rank, nothing saved after it;
-#  * --learner_ranks larger than the job: one line naming the flag and the fix, exit 2;
+#  * --learner_ranks larger than the job, 0 or not a number: one line naming the flag, exit 2;
 #  * --resume of an L=2 run with L=1 continues (L is the launch's, not the run's).
 set -u
 build=${1:-build}
@@ -94,6 +94,14 @@ mpirun -np 2 "$floq" train "${common[@]}" --offline_steps 10 --learner_ranks 3 \
 rc=$?
 check "[ $rc -eq 2 ] && grep -q -- '--learner_ranks=3 but the job has 2 ranks; start it with mpirun -np N' '$T/x.log'" \
   "--learner_ranks over the job: exit 2 with the fix (got $rc: $(grep -m1 learner_ranks "$T/x.log"))"
+
+for v in 0 two; do
+  "$floq" train "${common[@]}" --offline_steps 10 --learner_ranks "$v" --run_dir "$T/x$v" \
+    >"$T/x$v.log" 2>&1
+  rc=$?
+  check "[ $rc -eq 2 ] && [ \$(grep -c learner_ranks '$T/x$v.log') -eq 1 ]" \
+    "--learner_ranks $v: exit 2 with one line naming the flag (got $rc: $(head -n 1 "$T/x$v.log"))"
+done
 
 # 5. resume an L=2 run with one rank
 timeout 120 "$floq" train "${common[@]}" --resume "$T/floq-2a" --offline_steps 150 \
